@@ -8,7 +8,11 @@ from kgpeft.cli import not_built
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("adapters", help="List, combine and inspect domain adapters.", description="List, combine and inspect domain adapters.")
+    parser = subparsers.add_parser(
+        "adapters",
+        help="List, combine and inspect domain adapters.",
+        description="List, combine and inspect domain adapters.",
+    )
     parser.set_defaults(func=run, command="adapters")
 
 

@@ -8,7 +8,9 @@ from kgpeft.cli import not_built
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("ask", help="Answer a question with verified KG paths.", description="Answer a question with verified KG paths.")
+    parser = subparsers.add_parser(
+        "ask", help="Answer a question with verified KG paths.", description="Answer a question with verified KG paths."
+    )
     parser.set_defaults(func=run, command="ask")
 
 

@@ -6,8 +6,20 @@ import argparse
 import platform
 from importlib import metadata
 
-PACKAGES = ("kgpeft", "torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate", "datasets",
-            "rdflib", "pyoxigraph", "torch-geometric", "gguf")
+PACKAGES = (
+    "kgpeft",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "bitsandbytes",
+    "accelerate",
+    "datasets",
+    "rdflib",
+    "pyoxigraph",
+    "torch-geometric",
+    "gguf",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,9 @@ from kgpeft.cli import not_built
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("eval", help="Evaluate an adapter and write a report.", description="Evaluate an adapter and write a report.")
+    parser = subparsers.add_parser(
+        "eval", help="Evaluate an adapter and write a report.", description="Evaluate an adapter and write a report."
+    )
     parser.set_defaults(func=run, command="eval")
 
 

@@ -8,7 +8,11 @@ from kgpeft.cli import not_built
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("fit", help="Train a LoRA adapter on a knowledge graph.", description="Train a LoRA adapter on a knowledge graph.")
+    parser = subparsers.add_parser(
+        "fit",
+        help="Train a LoRA adapter on a knowledge graph.",
+        description="Train a LoRA adapter on a knowledge graph.",
+    )
     parser.set_defaults(func=run, command="fit")
 
 

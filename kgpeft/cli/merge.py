@@ -8,7 +8,11 @@ from kgpeft.cli import not_built
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("merge", help="Merge adapters into a full model for deployment.", description="Merge adapters into a full model for deployment.")
+    parser = subparsers.add_parser(
+        "merge",
+        help="Merge adapters into a full model for deployment.",
+        description="Merge adapters into a full model for deployment.",
+    )
     parser.set_defaults(func=run, command="merge")
 
 

