@@ -1,0 +1,275 @@
+"""Prompts, completions and their token ids: the one text format every stage shares.
+
+A completion is one or more reasoning paths between plain-text markers, then the
+answer line (plain text, not new special tokens, so adapters stay portable)::
+
+    <path> Germany -> located in -> Western Europe -> located in -> Europe </path>
+    Answer: Europe
+
+A step followed backwards is written with the arrows reversed, pointing the way the
+stored triple points: ``Western Europe <- located in <- France``. A parsed path is
+the list of its labels, entities and relations alternating, with ``^`` before a
+relation followed backwards (SPARQL's inverse path notation)::
+
+    ["Western Europe", "^located in", "France"]
+
+``render_*`` and :func:`parse_completion` round-trip for labels that contain no
+marker, arrow (``->``, ``<-``), answer separator (`` | ``) or line break.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kgpeft.errors import ModelLoadError
+from kgpeft.types import EntityId, RelationPath
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from kgpeft.kg import KnowledgeGraph
+
+PATH_START = "<path>"
+PATH_END = "</path>"
+ANSWER_PREFIX = "Answer:"
+ANSWER_SEPARATOR = " | "
+INVERSE_PREFIX = "^"
+FORWARD_ARROW = "->"
+BACKWARD_ARROW = "<-"
+ENTITY_START = "<ent>"
+ENTITY_END = "</ent>"
+DESCRIPTION_END = "</ent_desc>"
+
+PATH_SYSTEM_PROMPT = (
+    "Answer the question with reasoning paths in the knowledge graph. Write each path between "
+    f"{PATH_START} and {PATH_END} as 'entity {FORWARD_ARROW} relation {FORWARD_ARROW} entity', with "
+    f"'entity {BACKWARD_ARROW} relation {BACKWARD_ARROW} entity' for a relation followed backwards. "
+    f"Then write '{ANSWER_PREFIX}' and the answers, separated by '{ANSWER_SEPARATOR.strip()}'."
+)
+INFILL_SYSTEM_PROMPT = (
+    f"The text marks an entity between {ENTITY_START} and {ENTITY_END}. "
+    f"Describe that entity from what you know, then write {DESCRIPTION_END}."
+)
+_SYSTEM_PROMPTS = {"path": PATH_SYSTEM_PROMPT, "infill": INFILL_SYSTEM_PROMPT}
+
+_PATH_RE = re.compile(re.escape(PATH_START) + r"(.*?)" + re.escape(PATH_END))
+_ANSWER_RE = re.compile(r"^[ \t]*" + re.escape(ANSWER_PREFIX) + r"(.*)$", re.MULTILINE)
+_ARROW_RE = re.compile(rf"\s+({FORWARD_ARROW}|{BACKWARD_ARROW})\s+")
+
+
+@dataclass
+class ParsedCompletion:
+    """What a completion says: its well-formed paths (labels) and its answers (labels)."""
+
+    paths: list[list[str]] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+
+
+def render_prompt(question_text: str, kind: str = "path") -> list[dict[str, str]]:
+    """Chat messages (system + user) asking for paths (``kind="path"``) or an entity description (``"infill"``).
+
+    >>> render_prompt("Germany is located in what?")[1]
+    {'role': 'user', 'content': 'Germany is located in what?'}
+    """
+    return [{"role": "system", "content": _SYSTEM_PROMPTS[kind]}, {"role": "user", "content": question_text}]
+
+
+def ground_path(
+    kg: KnowledgeGraph, topic: EntityId, path: RelationPath, targets: Iterable[EntityId] = ()
+) -> list[EntityId]:
+    """The entities a relation path visits from ``topic``: one deterministic chain among those that exist.
+
+    Each hop takes the smallest entity id that still leads to the end (one not visited yet
+    when there is one), so the teacher, the
+    trainer and inference all render a relation path the same way. The chain ends in
+    ``targets`` when one of them is reachable, else at any endpoint.
+
+    >>> ground_path(kg, germany, (located_in, located_in))  # doctest: +SKIP
+    [germany, western_europe, europe]
+    """
+    reached = [np.array([topic], dtype=np.int64)]
+    for step in path:
+        reached.append(kg.follow(reached[-1], step))
+    if not len(reached[-1]):
+        raise ValueError(f"relation path {path} leads nowhere from entity {topic}")
+    ends = np.intersect1d(reached[-1], np.fromiter(targets, dtype=np.int64))
+    # Walk backwards: which entities at each hop can still reach an accepted end.
+    alive = [ends if len(ends) else reached[-1]]
+    for hop in range(len(path) - 1, -1, -1):
+        alive.append(np.intersect1d(reached[hop], kg.follow(alive[-1], kg.inverse_step(path[hop]))))
+    alive.reverse()
+    chain = [topic]
+    for hop, step in enumerate(path):
+        options = np.intersect1d(kg.neighbors(chain[-1], step), alive[hop + 1]).tolist()
+        # Prefer not to revisit an entity: "France -> neighbor of -> Germany -> neighbor of -> France" reads as a detour.
+        chain.append(next((e for e in options if e not in chain), options[0]))
+    return chain
+
+
+def path_labels(kg: KnowledgeGraph, topic: EntityId, path: RelationPath, targets: Iterable[EntityId] = ()) -> list[str]:
+    """The parsed form of a relation path grounded from ``topic`` (see :func:`ground_path`).
+
+    >>> path_labels(kg, germany, (located_in,))  # doctest: +SKIP
+    ['Germany', 'located in', 'Western Europe']
+    """
+    chain = ground_path(kg, topic, path, targets)
+    labels = [kg.entity_label(chain[0])]
+    for step, entity in zip(path, chain[1:], strict=True):
+        relation = kg.relation_label(kg.base_relation(step))
+        labels += [INVERSE_PREFIX + relation if kg.is_inverse(step) else relation, kg.entity_label(entity)]
+    return labels
+
+
+def format_path(labels: Sequence[str]) -> str:
+    """Path text from its parsed form; the inverse of the path part of :func:`parse_completion`.
+
+    >>> format_path(["Western Europe", "^located in", "France"])
+    'Western Europe <- located in <- France'
+    """
+    parts = [labels[0]]
+    for relation, entity in zip(labels[1::2], labels[2::2], strict=True):
+        backward = relation.startswith(INVERSE_PREFIX)
+        arrow = BACKWARD_ARROW if backward else FORWARD_ARROW
+        parts.append(f"{arrow} {relation.removeprefix(INVERSE_PREFIX) if backward else relation} {arrow} {entity}")
+    return " ".join(parts)
+
+
+def path_to_text(kg: KnowledgeGraph, topic: EntityId, path: RelationPath, targets: Iterable[EntityId] = ()) -> str:
+    """Path text of a relation path from ``topic``, e.g. ``Germany -> located in -> Western Europe``."""
+    return format_path(path_labels(kg, topic, path, targets))
+
+
+def format_completion(paths: Sequence[Sequence[str]], answers: Sequence[str]) -> str:
+    """A completion from parsed paths and answer labels; :func:`parse_completion` reads it back.
+
+    >>> print(format_completion([["Germany", "located in", "Western Europe"]], ["Western Europe"]))
+    <path> Germany -> located in -> Western Europe </path>
+    Answer: Western Europe
+    """
+    lines = [f"{PATH_START} {format_path(labels)} {PATH_END}" for labels in paths]
+    lines.append(f"{ANSWER_PREFIX} {ANSWER_SEPARATOR.join(answers)}")
+    return "\n".join(lines)
+
+
+def render_completion(
+    kg: KnowledgeGraph, topic: EntityId, paths: Sequence[RelationPath], answers: Sequence[EntityId]
+) -> str:
+    """The target completion of a question: each relation path grounded towards the answers, then the answers.
+
+    >>> render_completion(kg, germany, [(located_in,)], [western_europe])  # doctest: +SKIP
+    '<path> Germany -> located in -> Western Europe </path>\\nAnswer: Western Europe'
+    """
+    parsed = [path_labels(kg, topic, path, answers) for path in paths]
+    return format_completion(parsed, [kg.entity_label(a) for a in answers])
+
+
+def render_infill_completion(description: str) -> str:
+    """The completion of a knowledge-infilling example: the description, then the end marker."""
+    return f"{description} {DESCRIPTION_END}"
+
+
+def parse_completion(text: str) -> ParsedCompletion:
+    """Paths and answers a (generated) completion states; malformed paths and anything after the answer line are ignored.
+
+    >>> parse_completion("<path> A -> r -> B </path>\\nAnswer: B\\njunk")
+    ParsedCompletion(paths=[['A', 'r', 'B']], answers=['B'])
+    """
+    answer = _ANSWER_RE.search(text)
+    body = text[: answer.start()] if answer else text
+    paths = [labels for match in _PATH_RE.finditer(body) if (labels := _parse_path(match.group(1)))]
+    answers = [a.strip() for a in answer.group(1).split(ANSWER_SEPARATOR.strip())] if answer else []
+    return ParsedCompletion(paths=paths, answers=[a for a in answers if a])
+
+
+def _parse_path(body: str) -> list[str] | None:
+    """``A -> r -> B <- s <- C`` as ``[A, r, B, ^s, C]``; None when the arrows do not pair up."""
+    parts = [p.strip() for p in _ARROW_RE.split(body.strip())]
+    if len(parts) < 5 or (len(parts) - 1) % 4:
+        return None
+    labels = [parts[0]]
+    for i in range(1, len(parts), 4):
+        arrow, relation, closing, entity = parts[i : i + 4]
+        if arrow != closing:
+            return None
+        labels += [INVERSE_PREFIX + relation if arrow == BACKWARD_ARROW else relation, entity]
+    return labels if all(labels) else None
+
+
+# ---- token ids -------------------------------------------------------------------------------
+
+_SENTINEL = "KGPEFT_SENTINEL_7f3a"
+_END_IDS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def end_of_turn_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The token that closes an assistant turn: the chat template's end-of-turn token, else EOS.
+
+    Found by rendering a turn around a sentinel and reading the special token after it, so
+    it works for ChatML (``<|im_end|>``), Llama 3 (``<|eot_id|>``), Gemma and others alike.
+    """
+    if tokenizer in _END_IDS:
+        return _END_IDS[tokenizer]
+    end_id = None
+    if tokenizer.chat_template:
+        turns = [{"role": "user", "content": "x"}, {"role": "assistant", "content": _SENTINEL}]
+        rendered = tokenizer.apply_chat_template(turns, tokenize=False)
+        tail = rendered.split(_SENTINEL, 1)[-1].strip()
+        tail_ids = tokenizer(tail, add_special_tokens=False)["input_ids"] if tail else []
+        if tail_ids and tail_ids[0] in tokenizer.all_special_ids:
+            end_id = tail_ids[0]
+    if end_id is None:
+        end_id = tokenizer.eos_token_id
+    if end_id is None:
+        raise ModelLoadError("the tokenizer has no end-of-turn or EOS token; set tokenizer.eos_token")
+    _END_IDS[tokenizer] = end_id
+    return end_id
+
+
+def _prompt_text(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
+    """The prompt as the chat template writes it, or ``system\\n\\nuser\\n`` for a tokenizer without one."""
+    if not tokenizer.chat_template:
+        return "\n\n".join(m["content"] for m in messages) + "\n"
+    try:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    except Exception as err:  # jinja2's TemplateError: templates such as Gemma's refuse a system turn
+        if messages[0]["role"] != "system" or "system" not in str(err).lower():
+            raise
+        system, user, *rest = messages
+        merged = [{"role": user["role"], "content": f"{system['content']}\n\n{user['content']}"}, *rest]
+        return tokenizer.apply_chat_template(merged, add_generation_prompt=True, tokenize=False)
+
+
+def tokenize_example(
+    tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], completion: str
+) -> dict[str, list[int]]:
+    """Token ids of prompt + completion and a mask that is 1 exactly on the completion's tokens.
+
+    The completion tokens are the tokenisation of ``completion`` alone followed by the
+    end-of-turn token, so decoding the masked ids gives back ``completion`` and that
+    token. An empty completion gives the prompt alone, ready for generation.
+
+    >>> out = tokenize_example(tok, render_prompt("Germany is located in what?"), "Answer: Western Europe")  # doctest: +SKIP
+    >>> tok.decode([i for i, m in zip(out["input_ids"], out["completion_mask"]) if m])  # doctest: +SKIP
+    'Answer: Western Europe<|im_end|>'
+    """
+    # A chat template writes the BOS token itself; the plain format relies on the tokenizer adding it.
+    has_template = bool(tokenizer.chat_template)
+    prompt_ids = tokenizer(_prompt_text(tokenizer, messages), add_special_tokens=not has_template)["input_ids"]
+    completion_ids = []
+    if completion:
+        completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [end_of_turn_id(tokenizer)]
+    return {
+        "input_ids": prompt_ids + completion_ids,
+        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
+    }
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> list[int]:
+    """The prompt's token ids alone, for generation."""
+    return tokenize_example(tokenizer, messages, "")["input_ids"]

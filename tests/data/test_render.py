@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kgpeft.data.render import (
+    DESCRIPTION_END,
+    PATH_SYSTEM_PROMPT,
+    end_of_turn_id,
+    format_completion,
+    ground_path,
+    parse_completion,
+    path_to_text,
+    prompt_ids,
+    render_completion,
+    render_infill_completion,
+    render_prompt,
+    tokenize_example,
+)
+from kgpeft.testing import build_tiny_tokenizer
+
+RESERVED = ("->", "<-", "<path>", "</path>", "|", "Answer:")
+labels = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=12).filter(
+    lambda s: s == s.strip() and not s.startswith("^") and not any(r in s for r in RESERVED)
+)
+
+
+@st.composite
+def parsed_paths(draw):
+    hops = draw(st.integers(1, 3))
+    path = [draw(labels)]
+    for _ in range(hops):
+        relation = draw(labels)
+        path += ["^" + relation if draw(st.booleans()) else relation, draw(labels)]
+    return path
+
+
+@given(st.lists(parsed_paths(), min_size=1, max_size=3), st.lists(labels, max_size=4))
+def test_format_then_parse_round_trips(paths, answers):
+    parsed = parse_completion(format_completion(paths, answers))
+    assert parsed.paths == paths
+    assert parsed.answers == answers
+
+
+def test_render_completion_matches_the_contract_example(world):
+    germany, western_europe, europe = (world.entity_by_label(x) for x in ("Germany", "Western Europe", "Europe"))
+    located_in = world.relation_by_label("located in")
+    text = render_completion(world, germany, [(located_in, located_in)], [europe])
+    assert text == "<path> Germany -> located in -> Western Europe -> located in -> Europe </path>\nAnswer: Europe"
+    backward = path_to_text(world, europe, (world.inverse_step(located_in),), [western_europe])
+    assert backward == "Europe <- located in <- Western Europe"
+
+
+def test_parse_is_tolerant_of_junk_and_malformed_paths():
+    text = (
+        "Sure! <path> A -> r -> B </path> <path> A -> r <- B </path> <path> A -> r -> B <- s <- C </path>\n"
+        "<path> cut off -> r\nAnswer: B | C\n<path> X -> r -> Y </path> trailing junk"
+    )
+    parsed = parse_completion(text)
+    assert parsed.paths == [["A", "r", "B"], ["A", "r", "B", "^s", "C"]]
+    assert parsed.answers == ["B", "C"]
+    assert parse_completion("no markers at all").paths == []
+
+
+def test_grounding_ends_at_a_target_and_avoids_revisiting(world):
+    neighbor = world.relation_by_label("neighbor of")
+    capital = world.relation_by_label("capital")
+    france, madrid = world.entity_by_label("France"), world.entity_by_label("Madrid")
+    chain = ground_path(world, france, (neighbor, capital), [madrid])
+    assert [world.entity_label(e) for e in chain] == ["France", "Spain", "Madrid"]
+    # Without targets the chain avoids coming back to France after two borders.
+    chain = ground_path(world, france, (neighbor, neighbor))
+    assert chain[-1] != france
+    with pytest.raises(ValueError):
+        ground_path(world, world.entity_by_label("Berlin"), (capital,))
+
+
+def test_prompt_has_system_and_user_turns():
+    messages = render_prompt("What is Germany located in?")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0]["content"] == PATH_SYSTEM_PROMPT
+    assert "<ent>" in render_prompt("x", kind="infill")[0]["content"]
+    assert render_infill_completion("A country.") == f"A country. {DESCRIPTION_END}"
+
+
+@pytest.fixture(scope="module")
+def chat_tokenizer():
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def plain_tokenizer():
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.chat_template = None
+    return tokenizer
+
+
+def masked_text(tokenizer, out) -> str:
+    ids = [i for i, m in zip(out["input_ids"], out["completion_mask"], strict=True) if m]
+    return tokenizer.decode(ids)
+
+
+@pytest.mark.parametrize("kind", ["chat_tokenizer", "plain_tokenizer"])
+@settings(deadline=None, max_examples=50)
+@given(completion=st.text(min_size=1, max_size=60))
+def test_masked_ids_decode_to_completion_and_end_token(request, kind, completion):
+    tokenizer = request.getfixturevalue(kind)
+    out = tokenize_example(tokenizer, render_prompt("Germany is located in what?"), completion)
+    assert len(out["input_ids"]) == len(out["completion_mask"])
+    end = tokenizer.decode([end_of_turn_id(tokenizer)])
+    assert masked_text(tokenizer, out) == completion + end
+    # The mask is one block at the end: prompt first, then completion.
+    first = out["completion_mask"].index(1)
+    assert all(out["completion_mask"][first:]) and not any(out["completion_mask"][:first])
+
+
+def test_chat_prompt_uses_template_and_ends_turn_with_im_end(chat_tokenizer):
+    messages = render_prompt("Germany is located in what?")
+    ids = prompt_ids(chat_tokenizer, messages)
+    text = chat_tokenizer.decode(ids)
+    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n")
+    assert chat_tokenizer.decode([end_of_turn_id(chat_tokenizer)]) == "<|im_end|>"
+    out = tokenize_example(chat_tokenizer, messages, "Answer: Western Europe")
+    assert out["input_ids"][: len(ids)] == ids
+
+
+def test_plain_prompt_without_template(plain_tokenizer):
+    ids = prompt_ids(plain_tokenizer, render_prompt("Germany is located in what?"))
+    assert plain_tokenizer.decode(ids).endswith("Germany is located in what?\n")
+    assert end_of_turn_id(plain_tokenizer) == plain_tokenizer.eos_token_id
+
+
+def test_template_refusing_system_turns_gets_it_merged_into_the_user_turn():
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+        "{% endif %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    text = tokenizer.decode(prompt_ids(tokenizer, render_prompt("Q?")))
+    assert text.startswith("<|im_start|>user\n" + PATH_SYSTEM_PROMPT) and "Q?" in text
