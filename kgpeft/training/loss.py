@@ -1,0 +1,119 @@
+"""The distillation loss: alpha * cross-entropy on the gold path + (1 - alpha) * T^2 * KL(teacher || student).
+
+Shapes: ``B`` batch, ``T`` sequence length, ``V`` vocabulary, ``K`` teacher tokens per position,
+``N`` completion tokens in the batch.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+class DistillLoss(NamedTuple):
+    """The three values :func:`distillation_loss` returns, each a scalar tensor."""
+
+    total: torch.Tensor
+    """``alpha * hard + (1 - alpha) * soft``: the value to back-propagate."""
+    hard: torch.Tensor
+    """Cross-entropy of the gold tokens."""
+    soft: torch.Tensor
+    """``T^2 * KL(teacher_T || student_T)`` over the teacher's support."""
+
+
+def prediction_mask(labels: torch.Tensor) -> torch.Tensor:
+    """Positions whose logits predict a completion token, as HF causal LMs shift: logits[t] -> labels[t + 1].
+
+    Passed as ``logits_to_keep`` to a transformers causal LM, it makes the model project only
+    these positions through the LM head and return ``(N, V)`` logits, which
+    :func:`distillation_loss` accepts as they are.
+
+    Example:
+        >>> prediction_mask(torch.tensor([[-100, -100, 7, 8, -100]]))
+        tensor([[False,  True,  True, False, False]])
+    """
+    mask = torch.zeros_like(labels, dtype=torch.bool)  # (B, T)
+    mask[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return mask
+
+
+def distillation_loss(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_ids: torch.Tensor,
+    teacher_probs: torch.Tensor,
+    alpha: float,
+    temperature: float,
+    num_items_in_batch: int | torch.Tensor | None = None,
+) -> DistillLoss:
+    """Hard, soft and total distillation loss of a batch.
+
+    Args:
+        student_logits: ``(B, T, V)`` logits of every position, or ``(N, V)`` the logits of the
+            positions in ``prediction_mask(labels)`` only, in row-major order (what a causal LM
+            returns for ``logits_to_keep=prediction_mask(labels)``).
+        labels: ``(B, T)`` token ids, ``-100`` on prompt and padding.
+        teacher_ids: ``(B, T, K)`` long; row ``t`` holds the teacher's top-K candidates for the
+            token ``labels[t]`` (not for the next one: the shift happens here, as for ``labels``).
+        teacher_probs: ``(B, T, K)`` float, the teacher's probabilities of ``teacher_ids``
+            (at temperature 1). Rows summing to 0 carry no teacher information and are left
+            out of the soft term; zero entries are outside the teacher's support.
+        alpha: weight of the hard term, in ``[0, 1]``.
+        temperature: ``T > 0``. The student is softened over the full vocabulary
+            (``log_softmax(z / T)``), the teacher over its support (``p_T ∝ p^(1/T)``).
+        num_items_in_batch: divisor of both sums; the number of completion tokens in the whole
+            accumulated batch, so that summing micro-batch losses is exact under gradient
+            accumulation. Defaults to the completion tokens of this batch.
+
+    Returns:
+        ``DistillLoss(total, hard, soft)``, each summed over completion tokens and divided by
+        ``num_items_in_batch``.
+
+    Example:
+        >>> logits = torch.randn(2, 5, 11)
+        >>> labels = torch.tensor([[-100, -100, 3, 4, 5], [-100, 1, 2, -100, -100]])
+        >>> ids = torch.randint(0, 11, (2, 5, 4))
+        >>> probs = torch.softmax(torch.randn(2, 5, 4), -1)
+        >>> loss = distillation_loss(logits, labels, ids, probs, alpha=0.5, temperature=2.0)
+        >>> loss.total.shape
+        torch.Size([])
+    """
+    mask = prediction_mask(labels)  # (B, T)
+    # Teacher rows and labels sit on the predicted token; move them onto the predicting position
+    targets = labels[:, 1:][mask[:, :-1]]  # (N,)
+    t_ids = teacher_ids[:, 1:][mask[:, :-1]]  # (N, K)
+    t_probs = teacher_probs[:, 1:][mask[:, :-1]].float()  # (N, K)
+    # Index before anything else, so no (B, T, V) tensor is created here: only (N, V) ones
+    logits = student_logits[mask] if student_logits.dim() == 3 else student_logits  # (N, V)
+    logits = logits.float()  # the softmax statistics in fp32, also under bf16 autocast
+
+    # Hard: -log softmax(z)[gold] = logsumexp(z) - z[gold]; gathering before normalising avoids
+    # keeping a (N, V) log-softmax for the backward pass
+    log_z = torch.logsumexp(logits, dim=-1)  # (N,)
+    hard_sum = (log_z - logits.gather(-1, targets[:, None]).squeeze(-1)).sum()
+
+    # Soft: student log-probabilities at temperature T, read only on the teacher's support
+    tempered = logits / temperature if temperature != 1.0 else logits  # (N, V)
+    log_z_t = torch.logsumexp(tempered, dim=-1) if temperature != 1.0 else log_z  # (N,)
+    student_lp = tempered.gather(-1, t_ids) - log_z_t[:, None]  # (N, K)
+    # Teacher at temperature T over its support: log p_T = log_softmax(log p / T), -inf off the support
+    has_teacher = t_probs.sum(-1) > 0  # (N,)
+    on_support = t_probs > 0  # (N, K)
+    teacher_scores = t_probs.log() / temperature  # (N, K), -inf off the support
+    # A row without support would be all -inf (NaN after log_softmax); it is masked out below
+    teacher_scores = torch.where(has_teacher[:, None], teacher_scores, 0.0)
+    teacher_lp = teacher_scores.log_softmax(-1)  # (N, K)
+    teacher_p = teacher_lp.exp()  # (N, K), 0 off the support
+    # KL(p_T || q_T) = sum_k p_T(k) * (log p_T(k) - log q_T(k)); 0 * log 0 = 0 off the support
+    kl = (teacher_p * (torch.where(on_support, teacher_lp, 0.0) - student_lp)).sum(-1)  # (N,)
+    # T^2 keeps the soft gradients' size independent of T (Hinton et al., 2015)
+    soft_sum = torch.where(has_teacher, kl, 0.0).sum() * temperature**2
+
+    denominator = targets.numel() if num_items_in_batch is None else num_items_in_batch
+    denominator = torch.as_tensor(denominator, device=logits.device).clamp(min=1)  # an empty batch gives 0, not NaN
+    hard = hard_sum / denominator
+    soft = soft_sum / denominator
+    return DistillLoss(total=alpha * hard + (1 - alpha) * soft, hard=hard, soft=soft)

@@ -1,0 +1,93 @@
+"""``KGDistillTrainer``: TRL's ``SFTTrainer`` with the distillation loss."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from trl import SFTTrainer
+
+from kgpeft.training.collator import DataCollatorForDistillation
+from kgpeft.training.config import KGDistillConfig
+from kgpeft.training.loss import distillation_loss, prediction_mask
+
+
+class KGDistillTrainer(SFTTrainer):
+    """Train a (PEFT) causal LM on ``alpha * hard + (1 - alpha) * soft`` (see :func:`distillation_loss`).
+
+    Takes everything ``SFTTrainer`` takes. ``args`` must be a :class:`KGDistillConfig`; datasets
+    are pre-tokenised rows with ``input_ids``, ``completion_mask``, ``teacher_ids`` and
+    ``teacher_probs`` (docs/CONTRACTS.md), which TRL leaves as they are and
+    :class:`DataCollatorForDistillation` batches. ``hard_loss`` and ``soft_loss`` are logged
+    next to ``loss``.
+
+    Example:
+        >>> trainer = KGDistillTrainer(model, args=KGDistillConfig("out", max_steps=3), train_dataset=rows,
+        ...                            processing_class=tokenizer, peft_config=LoraConfig(target_modules="all-linear"))
+        >>> trainer.train()
+    """
+
+    _tag_names: ClassVar[list[str]] = ["trl", "sft", "kgpeft"]
+
+    def __init__(
+        self,
+        model: Any,
+        args: KGDistillConfig,
+        *,
+        data_collator: Any = None,
+        processing_class: Any = None,
+        **sft_trainer_kwargs: Any,
+    ) -> None:
+        if not isinstance(args, KGDistillConfig):
+            raise TypeError(f"args must be a KGDistillConfig, got {type(args).__name__}")
+        if data_collator is None:
+            # Padding is masked out of attention and labels, so any valid id does; the tokenizer's is the natural one
+            pad_token_id = getattr(processing_class, "pad_token_id", None)
+            if pad_token_id is None:
+                pad_token_id = getattr(processing_class, "eos_token_id", None) or 0
+            data_collator = DataCollatorForDistillation(
+                pad_token_id=pad_token_id, max_length=args.max_length, pad_to_multiple_of=args.pad_to_multiple_of
+            )
+        super().__init__(
+            model, args, data_collator=data_collator, processing_class=processing_class, **sft_trainer_kwargs
+        )
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: int | torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        mode = "train" if model.training else "eval"
+        labels = inputs["labels"]  # (B, T)
+        keep = prediction_mask(labels)  # (B, T)
+        # Only the positions that predict completion tokens go through the LM head: (N, V) logits, not (B, T, V).
+        # Called without `fused_lm_head`, the forward SFTTrainer patched in is the model's own.
+        outputs = model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            logits_to_keep=keep,
+            use_cache=False,
+        )
+        loss = distillation_loss(
+            outputs.logits,
+            labels,
+            inputs["teacher_ids"],
+            inputs["teacher_probs"],
+            alpha=self.args.alpha,
+            temperature=self.args.temperature,
+            num_items_in_batch=num_items_in_batch,
+        )
+        total = loss.total
+        # As in Trainer.compute_loss: `num_items_in_batch` counts every rank's tokens while DDP averages gradients
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            total = total * (self.accelerator.num_processes // self.get_tp_size())
+
+        # Logged as per-token means of this micro-batch, whatever divisor the gradient used
+        num_tokens = keep.sum()
+        to_mean = 1.0 if num_items_in_batch is None else num_items_in_batch / num_tokens.clamp(min=1)
+        for name, value in (("hard_loss", loss.hard), ("soft_loss", loss.soft)):
+            mean = self.accelerator.gather_for_metrics((value.detach() * to_mean).reshape(1)).mean()
+            self._metrics[mode][name].append(mean.item())
+        return (total, outputs) if return_outputs else total
