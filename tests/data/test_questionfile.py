@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgpeft.data.questionfile import BadLineWarning, load_question_file
+from kgpeft.errors import DataError
+
+
+def write(tmp_path, *lines):
+    path = tmp_path / "questions.jsonl"
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def test_topics_and_answers_resolve_by_iri_label_and_alias(world, tmp_path):
+    germany = world.entity_by_label("Germany")
+    path = write(
+        tmp_path,
+        {"question": "Where is Germany?", "topic": world.entity_iri(germany), "answers": ["Western Europe"]},
+        "",
+        {"question": "Capital?", "topic": "deutschland", "answers": ["Berlin"]},
+        {
+            "question": "Capital of the Czech Republic?",
+            "topic": f"<{world.entity_iri(world.entity_by_label('Czechia'))}>",
+        },
+    )
+    first, second, third = load_question_file(world, path)
+    located_in = world.relation_by_label("located in")
+    assert (first.topic, first.answers, first.gold_paths) == (
+        germany,
+        (world.entity_by_label("Western Europe"),),
+        ((located_in,),),
+    )
+    assert first.id == "questions.jsonl:1" and second.id == "questions.jsonl:3"
+    assert second.topic == germany and second.gold_paths == ((world.relation_by_label("capital"),),)
+    assert third.topic == world.entity_by_label("Czechia") and third.answers == () and third.gold_paths == ()
+
+
+def test_unlabelled_questions_are_accepted_and_topics_linked_from_text(world, tmp_path):
+    path = write(tmp_path, {"question": "What borders France?"}, {"question": "Who won the 1998 World Cup?"})
+    linked, unknown = load_question_file(world, path)
+    assert linked.topic == world.entity_by_label("France") and linked.answers == ()
+    assert unknown.topic is None
+
+
+def test_answers_are_reached_by_shortest_paths(world, tmp_path):
+    path = write(tmp_path, {"question": "Which continent?", "topic": "Germany", "answers": ["Europe"]})
+    (q,) = load_question_file(world, path)
+    assert q.gold_paths and all(len(p) == 2 for p in q.gold_paths)
+    for gold in q.gold_paths:
+        assert world.entity_by_label("Europe") in world.execute(q.topic, gold)
+
+
+BAD_LINES = [
+    ("{not json", "invalid JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    ({"topic": "Germany"}, 'missing "question"'),
+    ({"question": "   "}, '"question" must be a non-empty string'),
+    ({"question": "Q?", "answer": ["Berlin"]}, "unknown field 'answer'"),
+    ({"question": "Q?", "topic": 3}, '"topic" must be a string'),
+    ({"question": "Q?", "topic": "Germany", "answers": "Berlin"}, '"answers" must be a list'),
+    ({"question": "Q?", "topic": "Germny", "answers": ["Berlin"]}, "unknown topic 'Germny' (did you mean 'Germany'"),
+    ({"question": "Q?", "topic": "Germany", "answers": ["Atlantis"]}, "unknown answer 'Atlantis'"),
+    ({"question": "Q?", "topic": "Europe", "answers": ["Asia"]}, "no path of at most 3 hops from 'Europe'"),
+    ({"question": "Who knows?", "answers": ["Berlin"]}, "answers given but no topic"),
+    (
+        {"question": "Q?", "topic": "Shared", "answers": ["Berlin"]},
+        "topic 'Shared' names several entities (France, Spain)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_LINES)
+def test_each_bad_line_is_refused_with_its_line_number(world, tmp_path, line, message):
+    world._aliases.update({"France": ["Shared"], "Spain": ["Shared"]})
+    path = write(tmp_path, {"question": "Fine?", "topic": "Germany"}, line)
+    with pytest.raises(DataError, match="questions.jsonl") as err:
+        load_question_file(world, path)
+    assert f"1 bad line: line 2: {message}" in str(err.value)
+
+
+def test_many_bad_lines_are_summarised_and_can_be_skipped(world, tmp_path):
+    good = {"question": "Where is Germany?", "topic": "Germany", "answers": ["Western Europe"]}
+    path = write(tmp_path, good, *["{oops"] * 7, good)
+    with pytest.raises(DataError) as err:
+        load_question_file(world, path)
+    message = str(err.value)
+    assert "7 bad lines: line 2: invalid JSON" in message and "line 6:" in message
+    assert "line 7:" not in message and "and 2 more" in message and "\n" not in message
+    with pytest.warns(BadLineWarning) as record:
+        questions = load_question_file(world, path, skip_bad_lines=True)
+    assert len(record) == 7 and "line 8 skipped: invalid JSON" in str(record[-1].message)
+    assert [q.id for q in questions] == ["questions.jsonl:1", "questions.jsonl:9"]
+
+
+def test_unreadable_or_empty_files(world, tmp_path):
+    with pytest.raises(DataError, match="cannot read"):
+        load_question_file(world, tmp_path / "missing.jsonl")
+    with pytest.raises(DataError, match="no usable questions"):
+        load_question_file(world, write(tmp_path, ""))
+    with pytest.raises(DataError, match="no usable questions"), pytest.warns(BadLineWarning):
+        load_question_file(world, write(tmp_path, "{bad"), skip_bad_lines=True)
