@@ -22,7 +22,7 @@ from kgpeft.data.verbalise import Verbaliser
 from kgpeft.types import EntityId, RelationPath
 
 if TYPE_CHECKING:
-    from datasets import DatasetDict
+    from datasets import DatasetDict, Features
 
     from kgpeft.kg import KnowledgeGraph
 
@@ -82,8 +82,26 @@ class QuestionSet:
             {name: Dataset.from_list(rows, features=question_features()) for name, rows in columns.items()}
         )
 
+    @classmethod
+    def from_dataset(cls, dataset: DatasetDict, kg_sha256: str, config: dict[str, Any] | None = None) -> QuestionSet:
+        """The inverse of :meth:`to_dataset`."""
+        questions = [
+            Question(
+                id=row["id"],
+                question=row["question"],
+                topic=row["topic"],
+                answers=tuple(row["answers"]),
+                gold_paths=tuple(tuple(p) for p in row["gold_paths"]),
+                split=row["split"],
+                kind=row["kind"],
+            )
+            for name in SPLITS
+            for row in dataset[name]
+        ]
+        return cls(questions, kg_sha256, dict(config or {}))
 
-def question_features():
+
+def question_features() -> Features:
     """The ``datasets.Features`` of a question row (shared by :meth:`QuestionSet.to_dataset` and the cache)."""
     from datasets import Features, List, Value
 

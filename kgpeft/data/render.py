@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kgpeft.data.infill import INFILL_SYSTEM_PROMPT, infill_completion
 from kgpeft.errors import ModelLoadError
 from kgpeft.types import EntityId, RelationPath
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from kgpeft.data.questions import Question
     from kgpeft.kg import KnowledgeGraph
 
 PATH_START = "<path>"
@@ -42,19 +44,12 @@ ANSWER_SEPARATOR = " | "
 INVERSE_PREFIX = "^"
 FORWARD_ARROW = "->"
 BACKWARD_ARROW = "<-"
-ENTITY_START = "<ent>"
-ENTITY_END = "</ent>"
-DESCRIPTION_END = "</ent_desc>"
 
 PATH_SYSTEM_PROMPT = (
     "Answer the question with reasoning paths in the knowledge graph. Write each path between "
     f"{PATH_START} and {PATH_END} as 'entity {FORWARD_ARROW} relation {FORWARD_ARROW} entity', with "
     f"'entity {BACKWARD_ARROW} relation {BACKWARD_ARROW} entity' for a relation followed backwards. "
     f"Then write '{ANSWER_PREFIX}' and the answers, separated by '{ANSWER_SEPARATOR.strip()}'."
-)
-INFILL_SYSTEM_PROMPT = (
-    f"The text marks an entity between {ENTITY_START} and {ENTITY_END}. "
-    f"Describe that entity from what you know, then write {DESCRIPTION_END}."
 )
 _SYSTEM_PROMPTS = {"path": PATH_SYSTEM_PROMPT, "infill": INFILL_SYSTEM_PROMPT}
 
@@ -169,9 +164,18 @@ def render_completion(
     return format_completion(parsed, [kg.entity_label(a) for a in answers])
 
 
-def render_infill_completion(description: str) -> str:
-    """The completion of a knowledge-infilling example: the description, then the end marker."""
-    return f"{description} {DESCRIPTION_END}"
+def render_example(kg: KnowledgeGraph, question: Question) -> tuple[list[dict[str, str]], str]:
+    """Prompt messages and target completion of a question of either kind (an answered path question or infill).
+
+    >>> messages, completion = render_example(kg, question)  # doctest: +SKIP
+    >>> tokenize_example(tokenizer, messages, completion)  # doctest: +SKIP
+    """
+    messages = render_prompt(question.question, kind=question.kind)
+    if question.kind == "infill":
+        return messages, infill_completion(kg, question.topic)
+    if question.topic is None or not question.gold_paths:
+        raise ValueError(f"question {question.id!r} has no topic or gold paths to render a completion from")
+    return messages, render_completion(kg, question.topic, question.gold_paths, question.answers)
 
 
 def parse_completion(text: str) -> ParsedCompletion:

@@ -225,9 +225,17 @@ class Verbaliser:
 
     def statement(self, subject: str, relation: int, obj: str) -> str:
         """The triple ``subject relation obj`` as a sentence, e.g. "The capital of Germany is Berlin."."""
-        phrasing = self.phrasings[relation]
-        sentence = _STATEMENTS[phrasing.form].format(p=phrasing.phrase, s=subject, o=obj)
-        return sentence[:1].upper() + sentence[1:]
+        return statement(self.phrasings[relation], subject, obj)
+
+
+def statement(phrasing: Phrasing, subject: str, obj: str) -> str:
+    """A sentence saying that ``subject`` stands in the relation phrased by ``phrasing`` to ``obj``.
+
+    >>> statement(classify("population"), "France", "67000000")
+    'The population of France is 67000000.'
+    """
+    sentence = _STATEMENTS[phrasing.form].format(p=phrasing.phrase, s=subject, o=obj)
+    return sentence[:1].upper() + sentence[1:]
 
 
 def _graph_templates(kg: KnowledgeGraph, relation: int) -> dict[str, tuple[str, ...]]:

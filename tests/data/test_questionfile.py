@@ -76,7 +76,7 @@ BAD_LINES = [
 def test_each_bad_line_is_refused_with_its_line_number(world, tmp_path, line, message):
     world._aliases.update({"France": ["Shared"], "Spain": ["Shared"]})
     path = write(tmp_path, {"question": "Fine?", "topic": "Germany"}, line)
-    with pytest.raises(DataError, match="questions.jsonl") as err:
+    with pytest.raises(DataError, match=r"questions\.jsonl") as err:
         load_question_file(world, path)
     assert f"1 bad line: line 2: {message}" in str(err.value)
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kgpeft.data.questions import Question, synthesize_questions
 from kgpeft.data.render import (
-    DESCRIPTION_END,
     PATH_SYSTEM_PROMPT,
     end_of_turn_id,
     format_completion,
@@ -14,7 +14,7 @@ from kgpeft.data.render import (
     path_to_text,
     prompt_ids,
     render_completion,
-    render_infill_completion,
+    render_example,
     render_prompt,
     tokenize_example,
 )
@@ -81,7 +81,16 @@ def test_prompt_has_system_and_user_turns():
     assert [m["role"] for m in messages] == ["system", "user"]
     assert messages[0]["content"] == PATH_SYSTEM_PROMPT
     assert "<ent>" in render_prompt("x", kind="infill")[0]["content"]
-    assert render_infill_completion("A country.") == f"A country. {DESCRIPTION_END}"
+
+
+def test_render_example_needs_gold_paths(world):
+    questions = synthesize_questions(world, num_questions=1)
+    messages, completion = render_example(world, questions[0])
+    assert messages == render_prompt(questions[0].question)
+    assert parse_completion(completion).answers == [world.entity_label(a) for a in questions[0].answers]
+    unlabelled = Question("q", "Who?", None, (), (), "train")
+    with pytest.raises(ValueError, match="no topic or gold paths"):
+        render_example(world, unlabelled)
 
 
 @pytest.fixture(scope="module")
