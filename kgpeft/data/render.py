@@ -80,10 +80,9 @@ def ground_path(
 ) -> list[EntityId]:
     """The entities a relation path visits from ``topic``: one deterministic chain among those that exist.
 
-    Each hop takes the smallest entity id that still leads to the end (one not visited yet
-    when there is one), so the teacher, the
-    trainer and inference all render a relation path the same way. The chain ends in
-    ``targets`` when one of them is reachable, else at any endpoint.
+    Each hop takes the smallest entity id that still leads to the end (preferring one not
+    visited yet), so the teacher, the trainer and inference all render a relation path the
+    same way. The chain ends in ``targets`` when one of them is reachable, else at any endpoint.
 
     >>> ground_path(kg, germany, (located_in, located_in))  # doctest: +SKIP
     [germany, western_europe, europe]
