@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
 TEMPLATE_KEYS = ("forward", "inverse")
+GRAPH_TEMPLATE_PREDICATES = {
+    "forward": "https://kgpeft.dev/ns#questionTemplate",
+    "inverse": "https://kgpeft.dev/ns#inverseQuestionTemplate",
+}
 
 # Word lists kept as text for legibility.
 _PREPOSITIONS = frozenset(
@@ -239,19 +243,15 @@ def statement(phrasing: Phrasing, subject: str, obj: str) -> str:
 
 
 def _graph_templates(kg: KnowledgeGraph, relation: int) -> dict[str, tuple[str, ...]]:
-    """Templates stated in the graph on the relation's IRI (``kgpeft:questionTemplate`` and the inverse).
+    """Templates stated in the graph as literals on the relation's IRI (``kgpeft:questionTemplate``, inverse too).
 
-    The KG API exposes a resource's literals as (predicate label, text) pairs, so the
-    annotation predicates are recognised by their readable local names.
+    Needs ``kg.relation_literals(r, predicate_iri) -> list[str]``, asked of kgpeft.kg (issue 3):
+    a predicate's own literals do not make it an entity, so ``entity_attributes`` cannot see them.
+    A graph without that accessor simply has no templates.
     """
-    entity = kg.entity_by_iri(kg.relation_iri(relation))
-    if entity is None:
+    lookup = getattr(kg, "relation_literals", None)
+    if lookup is None:
         return {}
-    names = {"questiontemplate": "forward", "inversequestiontemplate": "inverse"}
-    found: dict[str, list[str]] = {}
-    for predicate, text in kg.entity_attributes(entity):
-        direction = names.get(predicate.replace(" ", "").casefold())
-        if direction:
-            found.setdefault(direction, []).append(text)
-    where = f"{kg.relation_iri(relation)} in the graph"
-    return _check_templates({k: sorted(v) for k, v in found.items()}, where) if found else {}
+    found = {direction: sorted(lookup(relation, iri)) for direction, iri in GRAPH_TEMPLATE_PREDICATES.items()}
+    found = {direction: texts for direction, texts in found.items() if texts}
+    return _check_templates(found, f"{kg.relation_iri(relation)} in the graph") if found else {}

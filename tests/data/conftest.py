@@ -32,6 +32,7 @@ class FakeKG:
         descriptions: dict[str, str] | None = None,
         aliases: dict[str, list[str]] | None = None,
         attributes: dict[str, list[tuple[str, str]]] | None = None,
+        relation_literals: dict[tuple[str, str], list[str]] | None = None,
         entities: Sequence[str] = (),
     ) -> None:
         triples = list(triples)
@@ -53,6 +54,7 @@ class FakeKG:
         self._descriptions = descriptions or {}
         self._aliases = aliases or {}
         self._attributes = attributes or {}
+        self._relation_literals = relation_literals or {}
         self.sha256 = hashlib.sha256(repr(sorted(triples)).encode()).hexdigest()
 
     def entity_iri(self, e: int) -> str:
@@ -75,6 +77,10 @@ class FakeKG:
 
     def entity_attributes(self, e: int) -> list[tuple[str, str]]:
         return list(self._attributes.get(self._labels[e], []))
+
+    def relation_literals(self, r: int, predicate_iri: str) -> list[str]:
+        """Requested of kgpeft.kg: literals of ``predicate_iri`` on relation ``r``'s IRI."""
+        return list(self._relation_literals.get((self._relations[r], predicate_iri), []))
 
     def entity_by_iri(self, iri: str) -> int | None:
         return next((e for e in range(self.num_entities) if self.entity_iri(e) == iri), None)

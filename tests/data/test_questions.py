@@ -5,11 +5,12 @@ import random
 from collections import Counter
 
 import pytest
-from conftest import FakeKG
+from conftest import WORLD_TRIPLES, FakeKG
 
 from kgpeft.data.questions import QuestionSet, synthesize_questions
 from kgpeft.data.splits import assign_splits
 from kgpeft.data.verbalise import Phrasing, Verbaliser, classify
+from kgpeft.errors import DataError
 
 
 def test_every_gold_path_executes_to_exactly_its_answers(world):
@@ -109,6 +110,18 @@ def test_templates_replace_the_generic_question(world):
     assert v.question("Germany", (located_in,), random.Random(0)) == "Which region is Germany in?"
     iri_wins = {**templates, world.relation_iri(located_in): {"forward": ("Where is {topic}?",)}}
     assert Verbaliser(world, iri_wins).question("Germany", (located_in,), random.Random(0)) == "Where is Germany?"
+
+
+def test_templates_from_the_graph_and_checked(world):
+    located_in = world.relation_by_label("located in")
+    template = "https://kgpeft.dev/ns#questionTemplate"
+    kg = FakeKG(WORLD_TRIPLES, relation_literals={("located in", template): ["In which region is {topic}?"]})
+    assert Verbaliser(kg).question("Germany", (located_in,), random.Random(0)) == "In which region is Germany?"
+    file_wins = {"located in": {"forward": ("Where is {topic}?",)}}
+    assert Verbaliser(kg, file_wins).question("Germany", (located_in,), random.Random(0)) == "Where is Germany?"
+    bad = FakeKG(WORLD_TRIPLES, relation_literals={("located in", template): ["Where is {place}?"]})
+    with pytest.raises(DataError, match=r"located_in in the graph: template 'Where is \{place\}"):
+        Verbaliser(bad)
 
 
 def test_splits_are_disjoint_by_topic_and_seeded(world):
