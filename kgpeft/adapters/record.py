@@ -50,6 +50,19 @@ class AdapterRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=package_versions)
     format_version: int = FORMAT_VERSION
+    # Only for an adapter made by `kgpeft adapters combine` (kg_path and kg_sha256 are then
+    # empty): method, weights, density, sources [{domain, path}], kgs [{path, sha256}].
+    combination: dict[str, Any] = field(default_factory=dict)
+
+    def kgs(self) -> list[tuple[str, str]]:
+        """(path, sha256) of every KG the adapter learned: its own, or its sources' when combined.
+
+        >>> AdapterRecord("countries", "m", "f", True, "kg/countries.ttl", "ab12").kgs()
+        [('kg/countries.ttl', 'ab12')]
+        """
+        if self.combination:
+            return [(kg["path"], kg["sha256"]) for kg in self.combination["kgs"]]
+        return [(self.kg_path, self.kg_sha256)]
 
     def save(self, folder: StrPath) -> None:
         write_json(Path(folder) / RECORD_FILE, asdict(self))

@@ -1,0 +1,134 @@
+"""Merge adapters into their base: one full model folder that plain transformers loads alone.
+
+An adapter trained on a 4-bit base learned to correct the *quantised* weights, so by
+default it is merged into those weights dequantised (nf4 -> float): the merged model then
+computes what the trained model computed. ``into="original"`` merges into the
+original-precision base instead (better base weights, but not what the adapter was trained
+against). Several adapters are merged by adding each one's weight change at full strength,
+which is what they compute when all are active at once; for a weighted mix, combine them
+first (`kgpeft adapters combine`) and merge the result.
+
+The merge is checked, not assumed: the written folder is loaded back with plain
+``AutoModelForCausalLM`` and its logits are compared with the unmerged adapter model's on
+sample prompts; the largest absolute difference is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from kgpeft.adapters.loading import adapter_names, adapter_tokenizer, default_load_in_4bit, load_adapters
+from kgpeft.adapters.registry import read_adapter
+from kgpeft.errors import AdapterError
+from kgpeft.io import atomic_dir, write_json
+from kgpeft.modeling import load_base_model
+from kgpeft.types import StrPath
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+MergeDtype = Literal["float32", "bfloat16", "float16"]
+MergeInto = Literal["dequantized", "original"]
+MERGE_RECORD_FILE = "kgpeft-merge.json"
+
+# Short prompts in the style kgpeft trains on; the check needs varied tokens, not good answers.
+SAMPLE_PROMPTS = (
+    "Which region is Germany located in?",
+    "Germany -> located in -> Western Europe -> located in -> Europe",
+    "What is the capital of France? Answer:",
+    "Which group of the periodic table is helium in?",
+)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    path: Path
+    max_logit_diff: float  # largest |merged - unmerged| logit over the sample prompts
+    num_prompts: int
+    dtype: str
+    into: str
+    dequantized: bool  # True when the base was nf4-quantised and dequantised before merging
+
+
+def _logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> list[torch.Tensor]:
+    """fp32 CPU logits per prompt, one prompt at a time so that no padding enters the comparison."""
+    import torch
+
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for prompt in prompts:
+            ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
+            out.append(model(input_ids=ids).logits.float().cpu())  # (1, T, V)
+    return out
+
+
+def merge_adapters(
+    adapter_dirs: Sequence[StrPath],
+    output: StrPath,
+    *,
+    dtype: MergeDtype = "float32",
+    into: MergeInto = "dequantized",
+    base_model: str | None = None,
+    prompts: Sequence[str] = SAMPLE_PROMPTS,
+) -> MergeResult:
+    """Merge every adapter into the base and write a full model folder at ``output`` (atomically).
+
+    ``base_model`` overrides the recorded base (e.g. when its folder moved); it must still
+    be the same model, which the fingerprint check enforces.
+
+    >>> merge_adapters(["adapters/countries"], "merged/countries").max_logit_diff  # doctest: +SKIP
+    3.1e-06
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise AdapterError(f"--dtype {dtype}: choose float32, bfloat16 or float16")
+    if into not in ("dequantized", "original"):
+        raise AdapterError(f"--into {into}: choose dequantized or original")
+    infos = [read_adapter(folder) for folder in adapter_dirs]
+    if not infos:
+        raise AdapterError("no adapter given")
+    dequantize = into == "dequantized" and default_load_in_4bit(infos)
+
+    # Merging happens in fp32 whatever the output dtype, so rounding enters only once, at the end.
+    base, _ = load_base_model(base_model or infos[0].record.base_model, load_in_4bit=dequantize, dtype=torch.float32)
+    if dequantize:
+        base = base.dequantize(dtype=torch.float32)
+    model = load_adapters(base, [info.path for info in infos])
+    names = adapter_names(infos)
+    model.base_model.set_adapter(names, inference_mode=True)  # all active: the reference the merge must match
+    tokenizer = adapter_tokenizer(infos[0])
+    reference = _logits(model, tokenizer, prompts)
+
+    merged = model.merge_and_unload(adapter_names=names).to(getattr(torch, dtype))
+    with atomic_dir(output) as tmp:
+        merged.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        reloaded = AutoModelForCausalLM.from_pretrained(str(tmp), dtype=getattr(torch, dtype))
+        if getattr(reloaded.config, "quantization_config", None) is not None:
+            raise AdapterError(f"{output}: the merged model still carries a quantization config; nothing written")
+        diff = max(
+            (new - ref).abs().max().item()
+            for new, ref in zip(_logits(reloaded, tokenizer, prompts), reference, strict=True)
+        )
+        write_json(
+            tmp / MERGE_RECORD_FILE,
+            {
+                "adapters": [{"domain": info.record.domain, "path": str(info.path)} for info in infos],
+                "kgs": [{"path": p, "sha256": s} for info in infos for p, s in info.record.kgs()],
+                "base_model": infos[0].record.base_model,
+                "into": into,
+                "dequantized": dequantize,
+                "dtype": dtype,
+                "max_logit_diff": diff,
+            },
+        )
+    return MergeResult(
+        path=Path(output), max_logit_diff=diff, num_prompts=len(prompts), dtype=dtype, into=into, dequantized=dequantize
+    )
