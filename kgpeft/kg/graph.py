@@ -1,0 +1,325 @@
+"""The indexed, labelled knowledge graph every later stage reads (API pinned in docs/CONTRACTS.md).
+
+Adjacency is one CSR over *steps*: every triple (s, r, o) is stored twice, as s -(r)-> o
+and o -(r + R)-> s, sorted by (entity, step, neighbour). A *group* is the run of one
+(entity, step) pair, keyed ``entity * 2R + step`` in the sorted ``group_key`` array, so:
+
+- the steps leaving an entity are a slice of ``group_key`` found by binary search,
+- the neighbours by one step are a slice of ``targets`` (``group_start[g]:group_start[g+1]``),
+- following a step from a whole entity set is one vectorised search plus a gather.
+
+Path search works on entity *sets* per relation sequence, never on individual walks, so a
+hub entity with 1,000 neighbours costs one array operation per candidate step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from kgpeft.kg.labels import parse_literal
+from kgpeft.kg.strings import StringTable
+from kgpeft.types import EntityId, RelationPath, Step
+
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """All positions in the half-open ranges [starts[i], ends[i]), concatenated."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return EMPTY
+    # Offsets of each range's first position within the output, then a running index.
+    shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return shift + np.arange(total, dtype=np.int64)
+
+
+class KnowledgeGraph:
+    """An RDF graph as interned ids, CSR adjacency in both directions, labels and literals.
+
+    Build one with :func:`kgpeft.kg.load_graph`.
+
+    >>> kg = load_graph("kg/countries.ttl")  # doctest: +SKIP
+    >>> france = kg.entity_by_label("France")
+    >>> [kg.entity_label(e) for e in kg.neighbors(france, kg.relation_by_label("located in"))]
+    ['Western Europe']
+    """
+
+    # Arrays that make up the index (all saved in the on-disk cache).
+    ARRAYS = ("targets", "group_key", "group_start", "entity_start", "alias_start", "attr_start", "attr_predicate",
+              "attr_value")  # fmt: skip
+    TABLES = ("entity_terms", "relation_terms", "entity_labels", "relation_labels", "descriptions", "aliases",
+              "attr_predicate_labels", "attr_values")  # fmt: skip
+
+    def __init__(self, arrays: dict[str, np.ndarray], tables: dict[str, StringTable], meta: dict[str, Any]) -> None:
+        self.targets = arrays["targets"]  # int32 (2T,): neighbour per stored directed edge
+        self.group_key = arrays["group_key"]  # int64 (G,): entity * 2R + step, sorted
+        self.group_start = arrays["group_start"]  # int64 (G + 1,): first target of each group
+        self.entity_start = arrays["entity_start"]  # int64 (E + 1,): first target of each entity
+        self.alias_start = arrays["alias_start"]  # int64 (E + 1,): first alias of each entity
+        self.attr_start = arrays["attr_start"]  # int64 (E + 1,): first attribute of each entity
+        self.attr_predicate = arrays["attr_predicate"]  # int32 (A,): index into attr_predicate_labels
+        self.attr_value = arrays["attr_value"]  # int32 (A,): index into attr_values
+        self.entity_terms = tables["entity_terms"]  # IRI, or _:name for blank nodes
+        self.relation_terms = tables["relation_terms"]
+        self.entity_labels = tables["entity_labels"]
+        self.relation_labels = tables["relation_labels"]
+        self.descriptions = tables["descriptions"]  # "" when there is none
+        self.aliases = tables["aliases"]
+        self.attr_predicate_labels = tables["attr_predicate_labels"]
+        self.attr_values = tables["attr_values"]  # N-Triples literals, decoded on access
+        self.meta = meta
+        self.sha256: str = meta["sha256"]
+        self.source: str | None = meta.get("source")
+        self.num_entities: int = len(self.entity_terms)
+        self.num_relations: int = len(self.relation_terms)
+        self.num_triples: int = len(self.targets) // 2
+        self.num_steps: int = 2 * self.num_relations
+
+    def __repr__(self) -> str:
+        return (f"KnowledgeGraph(source={self.source!r}, entities={self.num_entities}, "
+                f"relations={self.num_relations}, triples={self.num_triples}, sha256={self.sha256[:12]})")  # fmt: skip
+
+    # ----------------------------------------------------------------- names and literals
+
+    def entity_iri(self, e: EntityId) -> str:
+        return self.entity_terms[self._entity(e)]
+
+    def relation_iri(self, r: int) -> str:
+        return self.relation_terms[self._relation(r)]
+
+    def entity_label(self, e: EntityId) -> str:
+        return self.entity_labels[self._entity(e)]
+
+    def relation_label(self, r: int) -> str:
+        return self.relation_labels[self._relation(r)]
+
+    def entity_aliases(self, e: EntityId) -> list[str]:
+        e = self._entity(e)
+        return [self.aliases[i] for i in range(self.alias_start[e], self.alias_start[e + 1])]
+
+    def entity_description(self, e: EntityId) -> str | None:
+        return self.descriptions[self._entity(e)] or None
+
+    def entity_attributes(self, e: EntityId) -> list[tuple[str, str]]:
+        """(predicate label, literal text) for the entity's literals other than labels, aliases and descriptions."""
+        e = self._entity(e)
+        rows = range(self.attr_start[e], self.attr_start[e + 1])
+        return [(self.attr_predicate_labels[int(self.attr_predicate[i])],
+                 parse_literal(self.attr_values.raw(int(self.attr_value[i])))[0]) for i in rows]  # fmt: skip
+
+    def relation_literals(self, r: int, predicate_iri: str) -> list[str]:
+        """Texts of the literals ``<relation IRI> <predicate_iri> "..."`` (e.g. the relation's templates)."""
+        r = self._relation(r)
+        return [text for rel, predicate, text in self.meta["relation_literals"] if rel == r and predicate == predicate_iri]
+
+    def entity_by_iri(self, iri: str) -> EntityId | None:
+        return self._iri_index.get(iri)
+
+    def entity_by_label(self, label: str) -> EntityId | None:
+        return self._label_index.get(label)
+
+    def entities_by_name(self, name: str) -> list[EntityId]:
+        """Entities whose label or an alias equals ``name`` ignoring case, in id order."""
+        return list(self._name_index.get(name.casefold(), ()))
+
+    def relation_by_label(self, label: str) -> int | None:
+        return self._relation_index.get(label)
+
+    # Lookup tables are built on first use: most consumers (training) never need them.
+    @cached_property
+    def _iri_index(self) -> dict[str, int]:
+        return {iri: e for e, iri in enumerate(self.entity_terms)}
+
+    @cached_property
+    def _label_index(self) -> dict[str, int]:
+        return {label: e for e, label in enumerate(self.entity_labels)}
+
+    @cached_property
+    def _relation_index(self) -> dict[str, int]:
+        return {label: r for r, label in enumerate(self.relation_labels)}
+
+    @cached_property
+    def _name_index(self) -> dict[str, tuple[int, ...]]:
+        index: dict[str, dict[int, None]] = {}
+        for e, label in enumerate(self.entity_labels):
+            index.setdefault(label.casefold(), {})[e] = None
+        aliases = iter(self.aliases)
+        for e, count in enumerate(np.diff(self.alias_start).tolist()):
+            for _ in range(count):
+                index.setdefault(next(aliases).casefold(), {})[e] = None
+        return {name: tuple(sorted(ids)) for name, ids in index.items()}
+
+    # ----------------------------------------------------------------- steps
+
+    def is_inverse(self, step: Step) -> bool:
+        return self._step(step) >= self.num_relations
+
+    def base_relation(self, step: Step) -> int:
+        return self._step(step) % self.num_relations
+
+    def inverse_step(self, step: Step) -> Step:
+        return (self._step(step) + self.num_relations) % self.num_steps
+
+    def steps_from(self, e: EntityId) -> np.ndarray:
+        """Sorted steps (both directions) with at least one neighbour at ``e``."""
+        e = self._entity(e)
+        lo, hi = np.searchsorted(self.group_key, [e * self.num_steps, (e + 1) * self.num_steps])
+        return self.group_key[lo:hi] - e * self.num_steps
+
+    def neighbors(self, e: EntityId, step: Step) -> np.ndarray:
+        """Sorted entities reached from ``e`` by one ``step``."""
+        key = self._entity(e) * self.num_steps + self._step(step)
+        g = int(np.searchsorted(self.group_key, key))
+        if g == len(self.group_key) or self.group_key[g] != key:
+            return EMPTY
+        return self.targets[self.group_start[g] : self.group_start[g + 1]].astype(np.int64)
+
+    def follow(self, entities: Iterable[EntityId] | np.ndarray, step: Step) -> np.ndarray:
+        """Sorted unique entities reached by one ``step`` from any of ``entities``."""
+        keys = self._entities(entities) * self.num_steps + self._step(step)
+        g = np.searchsorted(self.group_key, keys)
+        inside = g < len(self.group_key)
+        g = g[inside][self.group_key[g[inside]] == keys[inside]]  # the entities that have this step
+        return np.unique(self.targets[_gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
+
+    def execute(self, e: EntityId, path: RelationPath | Iterable[Step]) -> np.ndarray:
+        """The endpoint set of a relation path followed from ``e`` (sorted entity ids)."""
+        current = np.array([self._entity(e)], dtype=np.int64)
+        for step in path:
+            if current.size == 0:
+                break
+            current = self.follow(current, step)
+        return current
+
+    def _groups_of(self, ents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The groups of every entity in ``ents`` and each group's step."""
+        lo = np.searchsorted(self.group_key, ents * self.num_steps)
+        hi = np.searchsorted(self.group_key, (ents + 1) * self.num_steps)
+        groups = _gather_ranges(lo, hi)
+        steps = self.group_key[groups] - np.repeat(ents, hi - lo) * self.num_steps
+        return groups, steps
+
+    def _expand(self, ents: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(step, sorted endpoint set) for every step leaving the set ``ents``, in step order."""
+        groups, steps = self._groups_of(ents)
+        if groups.size == 0:
+            return
+        lengths = self.group_start[groups + 1] - self.group_start[groups]
+        targets = self.targets[_gather_ranges(self.group_start[groups], self.group_start[groups + 1])]
+        # One sort of (step, target) pairs splits every step's endpoint set at once.
+        pairs = np.unique(np.repeat(steps, lengths) * self.num_entities + targets)
+        pair_steps = pairs // self.num_entities
+        bounds = np.flatnonzero(np.r_[True, pair_steps[1:] != pair_steps[:-1], True])
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            yield int(pair_steps[a]), pairs[a:b] % self.num_entities
+
+    def relation_paths(self, e: EntityId, max_hops: int, max_paths: int = 10_000) -> list[RelationPath]:
+        """Distinct relation paths of 1..``max_hops`` steps from ``e`` with non-empty endpoint sets.
+
+        Breadth-first (shorter paths first), then in step order; at most ``max_paths``.
+        Works on endpoint sets per path, so cost grows with the number of paths, not walks.
+        """
+        paths: list[RelationPath] = []
+        frontier: list[tuple[RelationPath, np.ndarray]] = [((), np.array([self._entity(e)], dtype=np.int64))]
+        for hop in range(1, max_hops + 1):
+            last = hop == max_hops
+            next_frontier: list[tuple[RelationPath, np.ndarray]] = []
+            for path, ents in frontier:
+                if last:  # the last hop needs only which steps exist, not where they lead
+                    steps = np.unique(self._groups_of(ents)[1]).tolist()
+                    paths.extend((*path, s) for s in steps[: max_paths - len(paths)])
+                else:
+                    for step, reached in self._expand(ents):
+                        paths.append((*path, step))
+                        next_frontier.append(((*path, step), reached))
+                        if len(paths) >= max_paths:
+                            break
+                if len(paths) >= max_paths:
+                    return paths
+            frontier = next_frontier
+        return paths
+
+    def shortest_paths(
+        self, e: EntityId, answers: Iterable[EntityId] | np.ndarray, max_hops: int, max_paths: int = 32
+    ) -> list[RelationPath]:
+        """The shortest relation paths (>= 1 step) from ``e`` whose walks reach any of ``answers``.
+
+        Every returned path has the same, minimal length (<= ``max_hops``); they come in step
+        order, at most ``max_paths``; none when no answer is within ``max_hops``.
+        """
+        start = self._entity(e)
+        targets = self._entities(answers)
+        if targets.size == 0 or max_hops < 1:
+            return []
+        distance = self._distances_to(targets, max_hops - 1)
+        first = self.targets[self.entity_start[start] : self.entity_start[start + 1]]
+        if first.size == 0:
+            return []
+        length = 1 + int(distance[first].min())
+        if length > max_hops:
+            return []
+        found: list[RelationPath] = []
+
+        def search(path: RelationPath, ents: np.ndarray) -> None:
+            remaining = length - len(path) - 1  # steps still to take after the next one
+            for step, reached in self._expand(ents):
+                reached = reached[distance[reached] <= remaining]  # only entities still on course
+                if reached.size == 0:
+                    continue
+                if remaining == 0:
+                    found.append((*path, step))
+                else:
+                    search((*path, step), reached)
+                if len(found) >= max_paths:
+                    return
+
+        search((), np.array([start], dtype=np.int64))
+        return found[:max_paths]
+
+    def _distances_to(self, targets: np.ndarray, max_distance: int) -> np.ndarray:
+        """Steps from each entity to the nearest target (``max_distance + 1`` when farther).
+
+        Every step has an inverse, so distance to the targets is breadth-first search from them.
+        """
+        distance = np.full(self.num_entities, max_distance + 1, dtype=np.int64)
+        distance[targets] = 0
+        frontier = targets
+        for d in range(1, max_distance + 1):
+            around = self.targets[_gather_ranges(self.entity_start[frontier], self.entity_start[frontier + 1])]
+            frontier = np.unique(around[distance[around] > d])
+            if frontier.size == 0:
+                break
+            distance[frontier] = d
+        return distance
+
+    # ----------------------------------------------------------------- checks
+
+    def _entity(self, e: EntityId) -> int:
+        e = int(e)
+        if not 0 <= e < self.num_entities:
+            raise IndexError(f"entity id {e} out of range [0, {self.num_entities})")
+        return e
+
+    def _relation(self, r: int) -> int:
+        r = int(r)
+        if not 0 <= r < self.num_relations:
+            raise IndexError(f"relation id {r} out of range [0, {self.num_relations})")
+        return r
+
+    def _step(self, step: Step) -> int:
+        step = int(step)
+        if not 0 <= step < self.num_steps:
+            raise IndexError(f"step {step} out of range [0, {self.num_steps})")
+        return step
+
+    def _entities(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
+        ents = np.unique(np.fromiter(entities, dtype=np.int64) if not isinstance(entities, np.ndarray) else entities)
+        ents = ents.astype(np.int64, copy=False)
+        if ents.size and (ents[0] < 0 or ents[-1] >= self.num_entities):
+            raise IndexError(f"entity ids out of range [0, {self.num_entities})")
+        return ents

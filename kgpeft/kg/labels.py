@@ -1,0 +1,181 @@
+"""Human-readable names for entities and relations: the words the LLM reads in path text.
+
+A label comes from a label property (``rdfs:label``, ``skos:prefLabel``, ``schema:name``,
+``foaf:name``) in the preferred language, else from the IRI's local name made readable
+(``locatedIn`` -> ``located in``). Labels are made safe for path text (no newlines, no
+arrows) and unique (``Kingston (Jamaica)`` / ``Kingston (Norfolk Island)``), because a
+generated path is mapped back to the graph by its labels.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from urllib.parse import unquote, urlsplit
+
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+SCHEMAS = ("http://schema.org/", "https://schema.org/")
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+# In order of precedence when one entity has several in the same language.
+LABEL_PREDICATES = (
+    f"{RDFS}label",
+    f"{SKOS}prefLabel",
+    *(f"{s}name" for s in SCHEMAS),
+    "http://xmlns.com/foaf/0.1/name",
+)
+ALIAS_PREDICATES = (f"{SKOS}altLabel", *(f"{s}alternateName" for s in SCHEMAS))
+DESCRIPTION_PREDICATES = (
+    f"{RDFS}comment",
+    *(f"{s}description" for s in SCHEMAS),
+    "http://purl.org/dc/terms/description",
+    "http://purl.org/dc/elements/1.1/description",
+    f"{SKOS}definition",
+)
+
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.DOTALL)
+_SIMPLE_ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def parse_literal(term: bytes) -> tuple[str, str | None]:
+    """The text and language tag of an N-Triples literal.
+
+    >>> parse_literal(b'"caf\\\\u00e9 \\\\"x\\\\""@fr')
+    ('café "x"', 'fr')
+    """
+    end = term.rindex(b'"')  # language tags and datatype IRIs contain no quote
+    text = term[1:end].decode("utf-8")
+    if "\\" in text:
+        text = _ESCAPE.sub(_unescape, text)
+    suffix = term[end + 1 :]
+    return text, (suffix[1:].decode("ascii") if suffix.startswith(b"@") else None)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1) or match.group(2)
+    return chr(int(code, 16)) if code else _SIMPLE_ESCAPES.get(match.group(3), match.group(3))
+
+
+def language_rank(tag: str | None, language: str) -> int:
+    """0 for the preferred language, 1 for a regional variant of it, 2 for untagged, 3 for others.
+
+    >>> [language_rank(t, "en") for t in ("en", "en-gb", None, "de")]
+    [0, 1, 2, 3]
+    """
+    if tag is None:
+        return 2
+    if tag == language:
+        return 0
+    return 1 if tag.split("-")[0] == language.split("-")[0] else 3
+
+
+def local_name(iri: str) -> str:
+    """The last meaningful segment of an IRI: after ``#``, else the last ``/`` or ``:``.
+
+    >>> local_name("http://kgpeft.dev/countries/region/Western_Europe"), local_name("urn:isbn:0451450523")
+    ('Western_Europe', '0451450523')
+    """
+    for separator in ("#", "/", ":"):
+        head, _, tail = iri.rstrip("/#").rpartition(separator)
+        if head and tail:
+            return unquote(tail)
+    return iri
+
+
+def readable(name: str) -> str:
+    """A local name as words: separators become spaces, camelCase is split.
+
+    Names that start lower-case are property- or class-like (``locatedIn``) and read in
+    lower case; capitalised ones are proper names (``NewYork``) and keep their case.
+
+    >>> readable("locatedIn"), readable("Western_Europe"), readable("hasISBNCode")
+    ('located in', 'Western Europe', 'has ISBN code')
+    """
+    words = [w for part in re.split(r"[\s_\-.+]+", name) for w in _CAMEL.split(part) if w]
+    if words and words[0][:1].islower():
+        words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
+    return " ".join(words) or name
+
+
+def sanitize(text: str) -> str:
+    """One line without path-text arrows, so a label can never break a rendered path apart.
+
+    >>> sanitize("A ->\\n B <- C")
+    'A → B ← C'
+    """
+    return " ".join(text.replace("->", "→").replace("<-", "←").split())
+
+
+def fallback_label(term: str) -> str:
+    """The label of a term without label literals: its IRI's local name, made readable."""
+    if term.startswith("_:"):
+        return "blank node"
+    return sanitize(readable(local_name(term))) or term
+
+
+def ranked(candidates: Iterable[tuple[int, int, str]]) -> list[str]:
+    """Distinct non-empty texts of ``(language rank, predicate rank, text)`` candidates, best first.
+
+    >>> ranked([(3, 0, "Frankreich"), (0, 0, "France"), (2, 1, "France")])
+    ['France', 'Frankreich']
+    """
+    return list(dict.fromkeys(text for *_, text in sorted(candidates) if text))
+
+
+def qualifier_from_iri(term: str, label: str) -> str:
+    """What an IRI adds to a label: ``.../Kingston_Jamaica`` for ``Kingston`` gives ``Jamaica``."""
+    words = readable(local_name(term)) if not term.startswith("_:") else term[2:10]
+    if words.casefold().startswith(label.casefold()):
+        words = words[len(label) :]
+    return sanitize(words.strip(" ()[],;:-_"))
+
+
+def disambiguate(labels: list[str], qualifiers: Callable[[int], list[str]]) -> list[str]:
+    """Make ``labels`` unique (ignoring case) by appending ``(qualifier)`` to colliding ones.
+
+    Each member of a group of equal labels takes the first of its ``qualifiers(i)`` that no
+    other member of the group offers; members left without one are numbered in index order.
+    Deterministic: the result depends only on the labels, the qualifiers and the order.
+
+    >>> disambiguate(["Georgia", "Georgia", "Paris"], lambda i: [["country", "US state"][i]])
+    ['Georgia (country)', 'Georgia (US state)', 'Paris']
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        groups[label.casefold()].append(index)
+    result = list(labels)
+    taken = {key for key, members in groups.items() if len(members) == 1}
+    for members in (m for m in groups.values() if len(m) > 1):
+        offered = {i: [q for q in dict.fromkeys(qualifiers(i)) if q] for i in members}
+        counts: dict[str, int] = defaultdict(int)
+        for options in offered.values():
+            for q in options:
+                counts[q.casefold()] += 1
+        numbered = 0
+        for i in members:
+            unique = next((q for q in offered[i] if counts[q.casefold()] == 1), None)
+            if unique is None:
+                numbered += 1
+                unique = str(numbered)
+            result[i] = _free(f"{labels[i]} ({unique})", taken)
+    return result
+
+
+def _free(label: str, taken: set[str]) -> str:
+    """``label``, or ``label (2)``, ``(3)``... if a label that is already taken reads the same."""
+    candidate, n = label, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{label} ({n})"
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def namespace_qualifier(iri: str) -> list[str]:
+    """Qualifiers for a relation label: the IRI's host, then its namespace path."""
+    parts = urlsplit(iri)
+    namespace = iri[: len(iri) - len(local_name(iri))].rstrip("/#:")
+    return [parts.netloc, namespace.rsplit("/", 1)[-1]]
