@@ -7,10 +7,12 @@ by the graph's sha256, the configuration and the content of the files it names.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -176,10 +178,24 @@ def build_dataset(kg: KnowledgeGraph, config: DataConfig | None = None, *, cache
             DatasetDict.load_from_disk(folder / "dataset"), kg.sha256, dataclasses.asdict(config)
         )
     questions = build_questions(kg, config)
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder) as tmp, _quiet_datasets():
         questions.to_dataset().save_to_disk(str(tmp / "dataset"))
         write_json(tmp / "data.json", {"kg_sha256": kg.sha256, "config": questions.config, "size": len(questions)})
     return questions
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """No ``datasets`` progress bars while writing the cache: only the CLI reports progress."""
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
 
 
 def cache_key(kg: KnowledgeGraph, config: DataConfig) -> str:

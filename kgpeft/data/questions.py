@@ -192,10 +192,14 @@ def _answerable_paths(
     such twins only the one with fewer backward steps is kept.
     """
     kept: dict[tuple[tuple[int, ...], bytes], tuple[RelationPath, np.ndarray]] = {}
+    # Endpoints by path: extending a prefix's endpoints by one step is cheaper than executing every path anew.
+    ends: dict[RelationPath, np.ndarray] = {(): np.array([topic], dtype=np.int64)}
     for path in kg.relation_paths(topic, max_hops):
         if any(b == kg.inverse_step(a) for a, b in itertools.pairwise(path)):
             continue
-        answers = kg.execute(topic, path)
+        prefix = ends.get(path[:-1])
+        answers = kg.execute(topic, path) if prefix is None else kg.follow(prefix, path[-1])
+        ends[path] = answers
         if not 0 < len(answers) <= max_answers or topic in answers:
             continue
         key = (tuple(kg.base_relation(s) for s in path), answers.tobytes())
