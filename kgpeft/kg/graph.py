@@ -115,7 +115,9 @@ class KnowledgeGraph:
     def relation_literals(self, r: int, predicate_iri: str) -> list[str]:
         """Texts of the literals ``<relation IRI> <predicate_iri> "..."`` (e.g. the relation's templates)."""
         r = self._relation(r)
-        return [text for rel, predicate, text in self.meta["relation_literals"] if rel == r and predicate == predicate_iri]
+        return [
+            text for rel, predicate, text in self.meta["relation_literals"] if rel == r and predicate == predicate_iri
+        ]
 
     def entity_by_iri(self, iri: str) -> EntityId | None:
         return self._iri_index.get(iri)
