@@ -77,10 +77,13 @@ class QuestionSet:
         """One ``datasets.Dataset`` per split; a topic of None is stored as None, paths as lists of steps."""
         from datasets import Dataset, DatasetDict
 
-        columns = {name: [asdict(q) for q in self.split(name)] for name in SPLITS}
-        return DatasetDict(
-            {name: Dataset.from_list(rows, features=question_features()) for name, rows in columns.items()}
-        )
+        features = question_features()
+        splits = {}
+        for name in SPLITS:
+            rows = [asdict(q) for q in self.split(name)]
+            # Columns rather than rows, so that an empty split still gets its columns.
+            splits[name] = Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
+        return DatasetDict(splits)
 
     @classmethod
     def from_dataset(cls, dataset: DatasetDict, kg_sha256: str, config: dict[str, Any] | None = None) -> QuestionSet:

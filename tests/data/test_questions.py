@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from conftest import WORLD_TRIPLES, FakeKG
 
-from kgpeft.data.questions import QuestionSet, synthesize_questions
+from kgpeft.data.questions import Question, QuestionSet, synthesize_questions
 from kgpeft.data.splits import assign_splits
 from kgpeft.data.verbalise import Phrasing, Verbaliser, classify
 from kgpeft.errors import DataError
@@ -147,3 +147,12 @@ def test_question_set_splits_and_dataset(world):
     assert row["split"] == "test" and row["gold_paths"] == [list(p) for p in qs.split("test")[0].gold_paths]
     with pytest.raises(ValueError, match="split"):
         qs.split("dev")
+
+
+def test_dataset_round_trip_with_empty_splits_and_no_topic():
+    qs = QuestionSet(
+        [Question("a", "Who?", None, (), (), "train"), Question("b", "Q", 3, (4,), ((0, 1),), "train")], "x"
+    )
+    ds = qs.to_dataset()
+    assert ds["test"].num_rows == 0 and ds["test"].column_names == ds["train"].column_names
+    assert QuestionSet.from_dataset(ds, "x").questions == qs.questions
