@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
 SPLITS = ("train", "validation", "test")
-KINDS = ("path", "infill")
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class QuestionSet:
 
 
 def question_features() -> Features:
-    """The ``datasets.Features`` of a question row (shared by :meth:`QuestionSet.to_dataset` and the cache)."""
+    """The ``datasets.Features`` of a question row: topic None when unknown, paths as lists of steps."""
     from datasets import Features, List, Value
 
     return Features(

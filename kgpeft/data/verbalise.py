@@ -129,10 +129,14 @@ def classify(label: str) -> Phrasing:
     return Phrasing("noun", phrase)
 
 
+def _capitalised(known: str, raw: bool) -> str:
+    """``known`` to open a sentence: a noun phrase we built gets a capital, an entity label stays as it is."""
+    return known if raw else known[:1].upper() + known[1:]
+
+
 def _fill(pattern: str, phrase: str, known: str, raw: bool) -> str:
-    """Insert the phrase and the known entity (``{X}`` capitalised at a sentence start unless a raw label)."""
-    capital = known if raw else known[:1].upper() + known[1:]
-    return pattern.format(p=phrase, x=known, X=capital)
+    """Insert the phrase and the known entity (``{X}`` where it opens the sentence)."""
+    return pattern.format(p=phrase, x=known, X=_capitalised(known, raw))
 
 
 def load_templates(path: StrPath) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -194,7 +198,7 @@ class Verbaliser:
         last = path[-1]
         custom = self.templates[self.kg.base_relation(last)].get("inverse" if self.kg.is_inverse(last) else "forward")
         tail = 0
-        while tail < len(path) and self._predicate(path[len(path) - tail - 1]):
+        while tail < len(path) and self._predicate(path[len(path) - tail - 1], "what"):
             tail += 1
         if custom or tail < 2:
             tail = 0
@@ -203,9 +207,8 @@ class Verbaliser:
             known, raw = self._phrase(step, known, rng), False
         if tail:
             link = rng.choice(_CHAIN_LINKS)
-            clauses = [self._predicate(step).format(y=link) for step in path[-tail:-1]]
-            clauses.append(self._predicate(last).format(y="what"))
-            return _fill("{X} ", "", known, raw) + " ".join(clauses) + "?"
+            clauses = [self._predicate(step, link) for step in path[-tail:-1]] + [self._predicate(last, "what")]
+            return f"{_capitalised(known, raw)} {' '.join(clauses)}?"
         if custom:
             return rng.choice(custom).format(topic=known)
         phrasing = self.phrasings[self.kg.base_relation(last)]
@@ -215,11 +218,11 @@ class Verbaliser:
             patterns = tuple(p for p in patterns if "{x} {p}" not in p)
         return _fill(rng.choice(patterns), phrasing.phrase, known, raw)
 
-    def _predicate(self, step: int) -> str | None:
-        """The step as a predicate whose unknown end ``{y}`` comes last ("is located in {y}"), if it reads as one."""
+    def _predicate(self, step: int, unknown: str) -> str | None:
+        """The step as a predicate ending in ``unknown`` ("is located in what"), if it reads as one."""
         phrasing = self.phrasings[self.kg.base_relation(step)]
         pattern = (_INVERSE_PREDICATES if self.kg.is_inverse(step) else _FORWARD_PREDICATES).get(phrasing.form)
-        return pattern.replace("{p}", phrasing.phrase) if pattern else None
+        return pattern.format(p=phrasing.phrase, y=unknown) if pattern else None
 
     def _phrase(self, step: int, known: str, rng: random.Random) -> str:
         """A noun phrase for the entities one step away from ``known``."""
