@@ -1,18 +1,117 @@
-"""`kgpeft ask`: Answer a question with verified KG paths."""
+"""`kgpeft ask`: answer a question with paths verified in the knowledge graph.
+
+kgpeft ask --adapter adapters/countries "Which region is Germany in?" [--topic LABEL_OR_IRI] [--json]
+kgpeft ask --base-model smollm2-135m-instruct --kg kg/countries.ttl "..."   (the untrained base, constrained)
+kgpeft ask --adapter A --adapter B "..."   (routed to the adapter whose KG has the question's entity)
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 
-from kgpeft.cli import not_built
+_HELP = "Answer a question with verified KG paths."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "ask", help="Answer a question with verified KG paths.", description="Answer a question with verified KG paths."
+    parser = subparsers.add_parser("ask", help=_HELP, description=_HELP)
+    parser.add_argument("question", help="the question, in words")
+    parser.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="adapter folder (kgpeft fit's output); repeat to route each question to the adapter whose KG "
+        "contains its entity",
     )
+    parser.add_argument("--base-model", default=None, help="base model (default: the adapter's); alone: no adapter")
+    parser.add_argument("--kg", default=None, help="RDF file to ground answers in (default: the adapter's KG)")
+    parser.add_argument("--topic", default=None, help="topic entity as a label or IRI (default: linked from the text)")
+    parser.add_argument("--num-paths", type=int, default=4, help="beams, i.e. paths generated (default 4)")
+    parser.add_argument(
+        "--max-hops", type=int, default=None, help="longest path (default: as the adapter was trained, else 3)"
+    )
+    parser.add_argument(
+        "--unconstrained", action="store_true", help="decode freely and report hallucinated hops, for comparison"
+    )
+    parser.add_argument("--combine", action="store_true", help="with several --adapter: activate all of them at once")
+    parser.add_argument(
+        "--no-4bit",
+        dest="load_in_4bit",
+        action="store_false",
+        default=None,
+        help="load the base model in full precision",
+    )
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
     parser.set_defaults(func=run, command="ask")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise not_built("ask", "issue 7")
+    from kgpeft.errors import AdapterError
+    from kgpeft.inference import KGReasoner
+    from kgpeft.inference.loading import load_kg, load_model
+    from kgpeft.inference.routing import activate, route
+
+    if args.kg and len(args.adapter) > 1:
+        raise AdapterError("--kg applies to one adapter; with several, each answers from its own KG")
+    loaded = load_model(args.adapter, base_model=args.base_model, load_in_4bit=args.load_in_4bit)
+    domains = [(name, load_kg(args.kg, info), info) for name, info in loaded.adapters] or [
+        (None, load_kg(args.kg), None)
+    ]
+    reasoners = [(name, KGReasoner(loaded.model, loaded.tokenizer, kg), info) for name, kg, info in domains]
+    name, reasoner, info = route(args.question, args.topic, reasoners)
+    max_hops = args.max_hops or (info.record.data.get("config", {}).get("max_hops", 3) if info else 3)
+    active = [n for n, _ in loaded.adapters] if args.combine else [name]
+    with activate(loaded.model, active):
+        answer = reasoner.ask(
+            args.question,
+            args.topic,
+            num_paths=args.num_paths,
+            max_hops=max_hops,
+            constrained=not args.unconstrained,
+        )
+    if args.json:
+        print(json.dumps({"adapters": [n for n in active if n], **answer.to_dict()}, indent=2, ensure_ascii=False))
+    else:
+        _print_answer(answer, [n for n in active if n])
+    return 0
+
+
+def _print_answer(answer, adapters: list[str]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    topic = answer.topic
+    how = "given" if topic.method == "given" else f"linked from '{escape(topic.mention)}' ({topic.method})"
+    console.print(f"[bold]Question:[/bold] {escape(answer.question)}")
+    console.print(f"[bold]Topic:[/bold] {escape(topic.label)} [dim]{how}[/dim]")
+    if topic.ambiguous:
+        others = ", ".join(topic.alternatives) or "others"
+        console.print(f"[yellow]ambiguous:[/yellow] also {escape(others)}; pass --topic to choose")
+    console.print(f"[bold]Adapter:[/bold] {', '.join(adapters) or 'none (base model)'}")
+    if not answer.answers:
+        console.print("[red]No valid path reached an answer.[/red]")
+    for rank, ranked in enumerate(answer.answers[:10], start=1):
+        console.print(f"{rank:>2}. [bold green]{escape(ranked.label)}[/bold green]  score {ranked.score:.3f}")
+        for evidence in ranked.evidence:
+            console.print(f"      [dim]{escape(evidence)}[/dim]")
+    if len(answer.answers) > 10:
+        console.print(f"    ... and {len(answer.answers) - 10} more answers (see --json)")
+
+    mode = "constrained to the KG" if answer.constrained else "unconstrained"
+    table = Table(title=f"Generated paths ({mode})", show_lines=False)
+    table.add_column("p", justify="right")
+    table.add_column("valid")
+    table.add_column("path")
+    for path in answer.paths:
+        status = "[green]yes[/green]" if path.valid else f"[red]no ({path.hallucinated_hops} bad hops)[/red]"
+        if not path.well_formed:
+            status = "[red]malformed[/red]"
+        table.add_row(f"{path.probability:.3f}", status, escape(path.text))
+    console.print(table)
+    hallucinated = sum(p.hallucinated_hops for p in answer.paths)
+    if not answer.constrained:
+        console.print(f"hallucinated hops: {hallucinated}; invalid paths: {sum(not p.valid for p in answer.paths)}")
+    console.print("[dim]" + ", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()) + "[/dim]")

@@ -1,18 +1,224 @@
-"""`kgpeft eval`: Evaluate an adapter and write a report."""
+"""`kgpeft eval`: evaluate an adapter against the base model, its teacher and other adapters; write a report.
+
+kgpeft eval --adapter adapters/countries [--compare base,teacher,adapters/countries-alpha1] [--split test]
+kgpeft eval --adapter DIR --questions Q.jsonl --kg FILE --json out.json
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import time
+from pathlib import Path
 
-from kgpeft.cli import not_built
+_HELP = "Evaluate an adapter and write a report."
+KEYWORDS = ("base", "teacher", "unconstrained")
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "eval", help="Evaluate an adapter and write a report.", description="Evaluate an adapter and write a report."
+        "eval",
+        help=_HELP,
+        description=_HELP + " Writes report.json, report.md and PNG plots into the adapter folder.",
+    )
+    parser.add_argument("--adapter", required=True, metavar="DIR", help="adapter folder to evaluate (the student)")
+    parser.add_argument("--kg", default=None, help="RDF file (default: the KG the adapter was trained on)")
+    parser.add_argument(
+        "--questions", default=None, help="JSONL question file (default: rebuild the adapter's recorded split)"
+    )
+    parser.add_argument("--split", default="test", choices=("train", "validation", "test"), help="default: test")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    parser.add_argument(
+        "--compare",
+        default=None,
+        help="comma-separated systems to compare with: base, teacher, unconstrained (the student decoding "
+        "freely), or other adapter folders (default: base, and teacher when the adapter has one)",
+    )
+    parser.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="also write the metrics here")
+    parser.add_argument("--num-paths", type=int, default=4, help="beams, i.e. paths per question (default 4)")
+    parser.add_argument("--max-hops", type=int, default=None, help="longest path (default: as trained)")
+    parser.add_argument("--batch-size", type=int, default=8, help="questions decoded together (default 8)")
+    parser.add_argument("--fact-probes", type=int, default=64, help="fact-probe minimal pairs; 0 skips (default 64)")
+    parser.add_argument(
+        "--retention-tokens", type=int, default=512, help="tokens of general text for retention KL; 0 skips"
+    )
+    parser.add_argument(
+        "--no-4bit",
+        dest="load_in_4bit",
+        action="store_false",
+        default=None,
+        help="load the base model in full precision",
     )
     parser.set_defaults(func=run, command="eval")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise not_built("eval", "issue 7")
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kgpeft.adapters import read_adapter
+    from kgpeft.errors import DataError
+    from kgpeft.evaluation import SystemResult, evaluate, link_questions, read_training_log, write_report
+    from kgpeft.evaluation.report import results_json
+    from kgpeft.inference.loading import load_kg, load_model
+    from kgpeft.io import write_json
+
+    console = Console(stderr=True)
+    student = read_adapter(args.adapter)
+    kg = load_kg(args.kg, student)
+    max_hops = args.max_hops or student.record.data.get("config", {}).get("max_hops", 3)
+    questions, source = _questions(args, kg, student, max_hops)
+    if args.limit is not None:
+        questions = questions[: args.limit]
+    if not questions:
+        raise DataError(f"no questions to evaluate in {source}")
+    questions = link_questions(kg, questions)
+
+    compare = _compare_list(args.compare, student.path)
+    others = [c for c in compare if c not in KEYWORDS]
+    with console.status("loading the model and adapters"):
+        loaded = load_model([student.path, *others], load_in_4bit=args.load_in_4bit)
+    systems = _systems(args, loaded, kg, compare, max_hops)
+
+    results = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        for system, info in systems:
+            task = progress.add_task(f"{system.name:<14}", total=len(questions))
+            metrics = evaluate(
+                system,
+                questions,
+                kg,
+                probes=False,
+                progress=lambda n, task=task: progress.advance(task, n),
+            )
+            progress.update(task, description=f"{system.name:<14} probes")
+            metrics.update(system.probes(kg))
+            progress.update(task, description=f"{system.name:<14} done")
+            log = read_training_log(info.path) if info is not None else []
+            results.append(SystemResult(system.name, metrics, system.description, system.alpha, log))
+
+    context = {
+        "adapter": str(student.path),
+        "kg": f"{kg.source} (sha256 {kg.sha256[:12]})",
+        "questions": f"{len(questions)} from {source}" + (f" (first {args.limit})" if args.limit else ""),
+        "decoding": f"{args.num_paths} beams, at most {max_hops} hops, constrained to the KG unless noted",
+        "base model": f"{student.record.base_model} ({'4-bit nf4' if student.record.load_in_4bit else 'full precision'})",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    written = write_report(student.path, results, context)
+    if args.json_path:
+        write_json(args.json_path, {**context, "systems": results_json(results)})
+    _print_summary(console, results)
+    console.print(f"report: {written['report.md']} (and report.json, plots) in {student.path}")
+    if args.json_path:
+        console.print(f"metrics: {args.json_path}")
+    return 0
+
+
+def _questions(args: argparse.Namespace, kg, student, max_hops: int):
+    """The questions to evaluate and where they come from: a question file, or the adapter's recorded split."""
+    import dataclasses
+
+    from kgpeft.data import DataConfig, build_dataset, load_question_file
+    from kgpeft.errors import AdapterError
+
+    if args.questions:
+        return load_question_file(kg, args.questions, max_hops=max_hops), args.questions
+    recorded = student.record.data.get("config")
+    if recorded is None:
+        raise AdapterError(f"{student.path}: kgpeft.json records no data config; pass --questions FILE")
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    config = DataConfig(**{k: v for k, v in recorded.items() if k in known})
+    return build_dataset(kg, config).split(args.split), f"the {args.split} split of the adapter's data config"
+
+
+def _compare_list(spec: str | None, student_dir: Path) -> list[str]:
+    """The systems to compare with, as given, or ``base`` (and ``teacher`` when the adapter folder has one)."""
+    if spec is None:
+        return ["base", "teacher"] if (student_dir / "teacher").is_dir() else ["base"]
+    return [item.strip() for item in spec.split(",") if item.strip()]
+
+
+def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops: int):
+    """(system, adapter info or None) for the student and each compared system, student first."""
+    from kgpeft.errors import AdapterError
+    from kgpeft.evaluation import ProbeSettings, ReasonerSystem, TeacherSystem
+    from kgpeft.inference import KGReasoner
+    from kgpeft.teachers import load_teacher
+
+    reasoner = KGReasoner(loaded.model, loaded.tokenizer, kg)
+    probes = ProbeSettings(fact_probes=args.fact_probes, retention_tokens=args.retention_tokens)
+    settings = {"num_paths": args.num_paths, "max_hops": max_hops, "batch_size": args.batch_size}
+    (student_name, student), *other_adapters = loaded.adapters
+    alpha = student.record.loss.get("alpha")
+    systems = [
+        (
+            ReasonerSystem(
+                "student",
+                reasoner,
+                adapter=student_name,
+                description=str(student.path),
+                alpha=alpha,
+                probe_settings=probes,
+                **settings,
+            ),
+            student,
+        )
+    ]
+    adapters = iter(other_adapters)
+    for item in compare:
+        if item == "base":
+            system = ReasonerSystem(
+                "base", reasoner, adapter=None, description="no adapter", probe_settings=probes, **settings
+            )
+            systems.append((system, None))
+        elif item == "unconstrained":
+            system = ReasonerSystem(
+                "unconstrained",
+                reasoner,
+                adapter=student_name,
+                description="student, free decoding",
+                constrained=False,
+                probe_settings=ProbeSettings(fact_probes=0, retention_tokens=0),
+                **settings,
+            )
+            systems.append((system, None))
+        elif item == "teacher":
+            folder = student.path / "teacher"
+            if not folder.is_dir():
+                raise AdapterError(
+                    f"{student.path} has no teacher/ folder to compare with; drop 'teacher' from --compare"
+                )
+            systems.append((TeacherSystem(load_teacher(folder, kg)), None))
+        else:
+            name, info = next(adapters)
+            system = ReasonerSystem(
+                info.path.name,
+                reasoner,
+                adapter=name,
+                description=str(info.path),
+                alpha=info.record.loss.get("alpha"),
+                probe_settings=probes,
+                **settings,
+            )
+            systems.append((system, info))
+    return systems
+
+
+def _print_summary(console, results) -> None:
+    from rich.table import Table
+
+    from kgpeft.evaluation.report import COLUMNS, alpha_comparison
+
+    table = Table(title="evaluation")
+    table.add_column("system")
+    for _, title, _ in COLUMNS:
+        table.add_column(title, justify="right")
+    for r in results:
+        table.add_row(r.name, *("–" if r.metrics.get(k) is None else f"{r.metrics[k]:.{d}f}" for k, _, d in COLUMNS))
+    console.print(table)
+    console.print(alpha_comparison(results))

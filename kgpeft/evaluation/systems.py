@@ -1,0 +1,170 @@
+"""The systems an evaluation compares, behind one interface: questions in, :class:`Prediction` s out.
+
+- :class:`ReasonerSystem`: an LLM answering through :class:`~kgpeft.inference.KGReasoner`,
+  with one named adapter active (the student, or another adapter such as an alpha = 1
+  run) or with adapters disabled (the base model, still KG-constrained).
+- :class:`TeacherSystem`: a fitted :class:`~kgpeft.teachers.PathTeacher`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kgpeft.evaluation.metrics import Prediction
+from kgpeft.evaluation.probes import build_fact_probes, fact_probe_accuracy, general_text, retention_kl
+from kgpeft.inference.routing import activate
+from kgpeft.teachers.evaluate import path_is_valid
+
+if TYPE_CHECKING:
+    from kgpeft.data import Question
+    from kgpeft.inference import Answer, KGReasoner
+    from kgpeft.kg import KnowledgeGraph
+    from kgpeft.teachers import PathTeacher
+
+
+class System(ABC):
+    """Something that answers questions; ``alpha`` is the distillation weight of an adapter system, if any."""
+
+    name: str
+    description: str = ""
+    alpha: float | None = None
+    batch_size: int = 8
+    """Questions per :meth:`predict` call: one decoding batch."""
+
+    @abstractmethod
+    def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        """One prediction per question (same order); a question without topic gets an empty prediction."""
+
+    def probes(self, kg: KnowledgeGraph) -> dict[str, float | None]:
+        """Model-level metrics (fact probe, retention); none by default."""
+        return {}
+
+
+@dataclass
+class ProbeSettings:
+    """How many fact probes and how much general text the model-level metrics use (0 turns one off)."""
+
+    fact_probes: int = 64
+    retention_tokens: int = 512
+    seed: int = 0
+
+
+class ReasonerSystem(System):
+    """An LLM answering with KG-constrained paths, with ``adapter`` active (None: every adapter disabled).
+
+    >>> ReasonerSystem("student", reasoner, adapter="countries").predict(test)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        name: str,
+        reasoner: KGReasoner,
+        *,
+        adapter: str | None,
+        description: str = "",
+        alpha: float | None = None,
+        num_paths: int = 4,
+        max_hops: int = 3,
+        constrained: bool = True,
+        batch_size: int = 8,
+        probe_settings: ProbeSettings | None = None,
+    ) -> None:
+        self.name = name
+        self.reasoner = reasoner
+        self.adapter = adapter
+        self.description = description
+        self.alpha = alpha
+        self.num_paths = num_paths
+        self.max_hops = max_hops
+        self.constrained = constrained
+        self.batch_size = batch_size
+        self.probe_settings = probe_settings or ProbeSettings()
+
+    def active(self) -> contextlib.AbstractContextManager[None]:
+        """The model as this system uses it: its adapter active, or every adapter disabled."""
+        return activate(self.reasoner.model, [self.adapter])
+
+    def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        predictions = [Prediction() for _ in questions]
+        todo = [i for i, q in enumerate(questions) if q.topic is not None]
+        if not todo:
+            return predictions
+        with self.active():
+            answers = self.reasoner.ask_batch(
+                [questions[i].question for i in todo],
+                [questions[i].topic for i in todo],
+                num_paths=self.num_paths,
+                max_hops=self.max_hops,
+                constrained=self.constrained,
+            )
+        for i, answer in zip(todo, answers, strict=True):
+            predictions[i] = prediction_from_answer(answer)
+        return predictions
+
+    def probes(self, kg: KnowledgeGraph) -> dict[str, float | None]:
+        settings = self.probe_settings
+        model, tokenizer = self.reasoner.model, self.reasoner.tokenizer
+        metrics: dict[str, float | None] = {}
+        with self.active():
+            if settings.fact_probes:
+                probes = build_fact_probes(kg, tokenizer, count=settings.fact_probes, seed=settings.seed)
+                metrics["fact_probe"] = fact_probe_accuracy(model, tokenizer, probes)
+            if settings.retention_tokens:
+                # The base model is its own reference: its KL is 0 by definition.
+                adapted = self.adapter is not None and hasattr(model, "disable_adapter")
+                metrics["retention_kl"] = (
+                    retention_kl(model, tokenizer, general_text(), max_tokens=settings.retention_tokens)
+                    if adapted
+                    else 0.0
+                )
+        return metrics
+
+
+def prediction_from_answer(answer: Answer) -> Prediction:
+    """What the metrics need from an :class:`~kgpeft.inference.Answer`."""
+    top_path = answer.top_path
+    return Prediction(
+        top_answer=answer.top.entity if answer.top else None,
+        answer_set=top_path.answers if top_path else (),
+        top_path=top_path.steps if top_path else None,
+        path_validity=tuple(p.valid for p in answer.paths),
+        hallucinated_hops=sum(p.hallucinated_hops for p in answer.paths),
+        latency=answer.timings.get("total", 0.0),
+    )
+
+
+class TeacherSystem(System):
+    """A fitted path teacher, predicting from each question's topic (and text).
+
+    >>> TeacherSystem(load_teacher("adapters/countries/teacher", kg)).predict(test)  # doctest: +SKIP
+    """
+
+    def __init__(self, teacher: PathTeacher, name: str = "teacher", *, batch_size: int = 64) -> None:
+        self.teacher = teacher
+        self.name = name
+        self.description = f"{teacher.name} teacher"
+        self.batch_size = batch_size
+
+    def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        kg = self.teacher.require_kg()
+        predictions = [Prediction() for _ in questions]
+        todo = [i for i, q in enumerate(questions) if q.topic is not None]
+        if not todo:
+            return predictions
+        began = time.perf_counter()
+        dists = self.teacher.predict_batch([questions[i] for i in todo])
+        latency = (time.perf_counter() - began) / len(todo)
+        for i, dist in zip(todo, dists, strict=True):
+            predictions[i] = Prediction(
+                top_answer=dist.top_answer(),
+                answer_set=dist.top_answers(),
+                top_path=dist.paths[0] if dist.paths else None,
+                path_validity=tuple(path_is_valid(kg, dist.topic, p) for p in dist.paths),
+                latency=latency,
+            )
+        return predictions

@@ -1,0 +1,146 @@
+"""Beam search over paths: Hugging Face ``generate`` with a logits processor that keeps beams in the KG.
+
+:class:`KGPathLogitsProcessor` masks every token that continues no valid path. Its
+state per beam is memoised by the beam's generated tokens, so each step costs one trie
+transition per beam (the parent prefix was seen the step before), never a re-decode.
+Scores stay the model's own log-probabilities of the path tokens; only the end of turn
+after a complete path is forced at log-probability 0, since ending there is the format's
+rule, not the model's choice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+
+from kgpeft.inference.trie import PathAutomaton, State
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+# Beam search keeps placeholder hypotheses at -1e9 when fewer valid ones exist; anything this low is not a beam.
+_NO_BEAM = -1e8
+
+
+class KGPathLogitsProcessor(LogitsProcessor):
+    """Restricts each beam of each batch row to tokens that continue a path existing in the graph.
+
+    Rows of ``input_ids`` are ``batch * num_beams + beam``; generated tokens start at ``prompt_length``.
+
+    >>> processor = KGPathLogitsProcessor([PathAutomaton(tries, germany, 3)], 4, prompt_len, eos_id)  # doctest: +SKIP
+    >>> model.generate(..., logits_processor=LogitsProcessorList([processor]))  # doctest: +SKIP
+    """
+
+    def __init__(self, automata: Sequence[PathAutomaton], num_beams: int, prompt_length: int, end_id: int) -> None:
+        self.automata = list(automata)
+        self.num_beams = num_beams
+        self.prompt_length = prompt_length
+        self.end_id = end_id
+        self._states: dict[tuple[int, tuple[int, ...]], State] = {}
+
+    def state(self, row: int, tokens: tuple[int, ...]) -> State:
+        """The automaton state of batch row ``row`` after ``tokens``, memoised by prefix."""
+        key = (row, tokens)
+        state = self._states.get(key)
+        if state is None:
+            automaton = self.automata[row]
+            # The parent prefix was memoised at the previous step: one trie transition, no re-decode.
+            state = automaton.advance(self.state(row, tokens[:-1]), tokens[-1]) if tokens else automaton.start()
+            self._states[key] = state
+        return state
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        # scores: (batch * num_beams, vocab) log-probabilities
+        generated = input_ids[:, self.prompt_length :].tolist()
+        rows: list[int] = []
+        cols: list[int] = []
+        ended: list[int] = []
+        for i, tokens in enumerate(generated):
+            state = self.state(i // self.num_beams, tuple(tokens))
+            allowed = PathAutomaton.allowed(state)
+            rows.extend([i] * len(allowed))
+            cols.extend(allowed)
+            # A complete path, or a beam that left every path (its score is -inf already): end it.
+            if PathAutomaton.is_done(state) or not state:
+                ended.append(i)
+        out = torch.full_like(scores, -math.inf)
+        if rows:
+            index = (torch.tensor(rows, device=scores.device), torch.tensor(cols, device=scores.device))
+            out[index] = scores[index]
+        if ended:
+            out[torch.tensor(ended, device=scores.device), self.end_id] = 0.0
+        return out
+
+
+@dataclass(frozen=True)
+class Beam:
+    """One returned hypothesis: its generated text and its summed token log-probability."""
+
+    text: str
+    log_prob: float
+
+
+def beam_search(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    inputs: Sequence[Sequence[int]],
+    *,
+    num_beams: int,
+    max_new_tokens: int,
+    end_id: int,
+    automata: Sequence[PathAutomaton] | None = None,
+    min_new_tokens: int = 0,
+) -> list[list[Beam]]:
+    """Beam search from each input (left-padded into one batch); up to ``num_beams`` beams per input, best first.
+
+    With ``automata`` (one per input, whose prompts are ``inputs``) decoding is KG-constrained;
+    without, it is free. ``length_penalty=0`` makes a beam's score its log-probability, so
+    beams compare as the probabilities of their paths; beams that found nothing are dropped.
+
+    >>> beams = beam_search(model, tok, [ids], num_beams=4, max_new_tokens=64, end_id=eot)  # doctest: +SKIP
+    """
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
+    width = max(len(ids) for ids in inputs)
+    input_ids = torch.full((len(inputs), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(inputs), width), dtype=torch.long)
+    for i, ids in enumerate(inputs):
+        input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[i, width - len(ids) :] = 1
+    device = model.device
+    processors = LogitsProcessorList()
+    if automata is not None:
+        processors.append(KGPathLogitsProcessor(automata, num_beams, width, end_id))
+    # A complete GenerationConfig, so that sampling settings or a repetition penalty from the
+    # model's own generation_config.json cannot change the scores paths are ranked by.
+    config = GenerationConfig(
+        num_beams=num_beams,
+        num_return_sequences=num_beams,
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        min_new_tokens=min_new_tokens,
+        eos_token_id=end_id,
+        pad_token_id=pad_id,
+        return_dict_in_generate=True,
+        # One beam is greedy search, which keeps no sequence scores; its probability is 1 anyway.
+        **({"length_penalty": 0.0, "output_scores": True} if num_beams > 1 else {}),
+    )
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            generation_config=config,
+            logits_processor=processors,
+        )
+    sequences = out.sequences[:, width:].tolist()
+    scores = out.sequences_scores.tolist() if num_beams > 1 else [0.0] * len(sequences)
+    beams: list[list[Beam]] = [[] for _ in inputs]
+    for row, (ids, score) in enumerate(zip(sequences, scores, strict=True)):
+        if score > _NO_BEAM:
+            text = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            beams[row // num_beams].append(Beam(text=text, log_prob=float(score)))
+    return beams

@@ -1,0 +1,125 @@
+"""Constrained beam search yields only paths that exist in the graph, whatever the model, and answers execute them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kgpeft.inference import KGPathLogitsProcessor, KGReasoner, PathAutomaton, PathTries, verify_path
+from kgpeft.testing import build_tiny_model
+
+
+def edge_exists(kg, head: str, relation: str, tail: str, backward: bool) -> bool:
+    """An independent check of one hop, from the graph's triples as the reasoner never reads them."""
+    h, t = kg.entity_by_label(head), kg.entity_by_label(tail)
+    r = kg.relation_by_label(relation)
+    if None in (h, t, r):
+        return False
+    subject, obj = (t, h) if backward else (h, t)
+    return obj in kg.neighbors(subject, r).tolist()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 10_000),
+    topic_label=st.sampled_from(["Germany", "Japan", "Berlin", "Western Europe", "Portugal", "Georgia (country)"]),
+    num_paths=st.integers(1, 4),
+    max_hops=st.integers(1, 3),
+)
+def test_constrained_paths_are_always_valid(tiny_tokenizer, world, seed, topic_label, num_paths, max_hops):
+    model = build_tiny_model(len(tiny_tokenizer), hidden_size=32, num_layers=1, seed=seed).eval()
+    reasoner = KGReasoner(model, tiny_tokenizer, world)
+    answer = reasoner.ask(f"Tell me about {topic_label}.", topic_label, num_paths=num_paths, max_hops=max_hops)
+    topic = world.entity_by_label(topic_label)
+    assert answer.paths, "a topic with edges always has a path"
+    assert len(answer.paths) <= num_paths
+    for path in answer.paths:
+        assert path.valid, path.text
+        assert path.start == topic and 1 <= len(path.hops) <= max_hops
+        assert all(edge_exists(world, h.head, h.relation, h.tail, h.backward) for h in path.hops)
+        # The answers are the execution of the relation sequence, not just the entity the text ends at.
+        assert list(path.answers) == world.execute(topic, path.steps).tolist()
+    assert np.isclose(sum(p.probability for p in answer.paths), 1.0)
+    for ranked in answer.answers:
+        reaching = [i for i, p in enumerate(answer.paths) if ranked.entity in p.answers]
+        assert list(ranked.paths) == reaching
+        assert np.isclose(ranked.score, sum(answer.paths[i].probability for i in reaching))
+    assert [a.score for a in answer.answers] == sorted((a.score for a in answer.answers), reverse=True)
+
+
+def test_top_answer_and_evidence(reasoner, world):
+    answer = reasoner.ask("Which region is Germany in?", num_paths=3, max_hops=2)
+    assert answer.top is not None and answer.top_path is not None
+    assert answer.top.entity in answer.paths[answer.top.paths[0]].answers
+    for ranked in answer.answers:
+        for evidence in ranked.evidence:  # each evidence chain exists and ends at its answer
+            assert evidence.startswith("Germany") and evidence.endswith(ranked.label)
+    assert set(answer.timings) == {"link", "prompt", "generate", "verify", "rank", "total"}
+
+
+def test_edgeless_topic_gives_no_path_and_no_free_text(reasoner):
+    answer = reasoner.ask("What is Atlantis?", "Atlantis", num_paths=2)
+    assert answer.paths == [] and answer.answers == [] and answer.top is None
+
+
+def test_each_step_is_one_memoised_transition(tiny_model, tiny_tokenizer, world):
+    """The processor never re-decodes: every prefix is advanced once, from its memoised parent."""
+    from transformers import LogitsProcessorList
+
+    from kgpeft.data import prompt_ids, render_prompt
+    from kgpeft.inference.trie import path_prefix
+
+    tries = PathTries(world, tiny_tokenizer)
+    automaton = PathAutomaton(tries, world.entity_by_label("France"), max_hops=3)
+    calls = []
+    advance = automaton.advance
+    automaton.advance = lambda state, token: calls.append(token) or advance(state, token)
+    ids = prompt_ids(tiny_tokenizer, render_prompt("Where is France?")) + tiny_tokenizer(
+        path_prefix(world, automaton.topic), add_special_tokens=False
+    )["input_ids"]
+    processor = KGPathLogitsProcessor([automaton], 3, len(ids), tiny_tokenizer.eos_token_id)
+    import torch
+
+    tiny_model.generate(
+        torch.tensor([ids]),
+        num_beams=3,
+        num_return_sequences=3,
+        max_new_tokens=40,
+        logits_processor=LogitsProcessorList([processor]),
+        eos_token_id=tiny_tokenizer.eos_token_id,
+        pad_token_id=tiny_tokenizer.pad_token_id,
+    )
+    prefixes = [key for key in processor._states if key[1]]
+    assert len(calls) == len(prefixes) > 0
+
+
+def test_unconstrained_mode_reports_hallucinated_hops(reasoner, world):
+    answer = reasoner.ask("Which region is Germany in?", "Germany", num_paths=2, max_hops=1, constrained=False)
+    assert not answer.constrained and answer.paths
+    for path in answer.paths:  # a random model writes anything; what is reported must match the graph
+        assert path.valid == (path.well_formed and all(h.exists for h in path.hops))
+        for hop in path.hops:
+            assert hop.exists == edge_exists(world, hop.head, hop.relation, hop.tail, hop.backward)
+
+
+@pytest.mark.parametrize(
+    ("labels", "hallucinated"),
+    [
+        (["Germany", "located in", "Western Europe"], 0),
+        (["Western Europe", "^located in", "Germany"], 0),
+        (["Germany", "capital", "Paris"], 1),  # both exist, the edge does not
+        (["Germany", "born in", "Berlin"], 1),  # no such relation
+        (["Germany", "capital", "Berlin", "located in", "Atlantis"], 1),
+        (["Narnia", "capital", "Berlin"], 1),  # no such entity
+    ],
+)
+def test_verify_path_counts_hallucinated_hops(world, labels, hallucinated):
+    path = verify_path(world, labels, 1.0)
+    assert path.hallucinated_hops == hallucinated
+    assert path.valid == (hallucinated == 0)
+    if path.valid:
+        assert list(path.answers) == world.execute(path.start, path.steps).tolist()
+    else:
+        assert path.answers == () and path.steps is None

@@ -1,0 +1,92 @@
+"""Hop fragments tokenised alone must give exactly the tokens of the whole completion, and the tries must hold them."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgpeft.data import build_questions, render_completion, render_prompt, tokenize_example
+from kgpeft.data.dataset import DataConfig
+from kgpeft.data.render import ground_path
+from kgpeft.errors import ModelLoadError
+from kgpeft.inference import PathAutomaton, PathTries, check_tokenizer, hop_fragment, path_prefix
+from kgpeft.inference.trie import END
+
+
+def fragment_ids(tokenizer, world, topic, path, answers) -> list[int]:
+    """Tokens of a one-path completion built the way constrained decoding builds it: prefix, hops, end marker."""
+    chain = ground_path(world, topic, path, answers)
+    pieces = [path_prefix(world, topic)]
+    pieces += [hop_fragment(world, head, step, tail) for head, step, tail in zip(chain, path, chain[1:], strict=False)]
+    pieces.append(" </path>")
+    return [i for piece in pieces for i in tokenizer(piece, add_special_tokens=False)["input_ids"]]
+
+
+def test_fragments_tokenise_like_the_whole_completion(tiny_tokenizer, world):
+    questions = build_questions(world, DataConfig(max_hops=3, test_ratio=0.0, validation_ratio=0.0))
+    assert len(questions) > 20
+    for q in questions:
+        messages = render_prompt(q.question)
+        completion = render_completion(world, q.topic, q.gold_paths[:1], q.answers)
+        row = tokenize_example(tiny_tokenizer, messages, completion)
+        whole = [i for i, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
+        pieces = fragment_ids(tiny_tokenizer, world, q.topic, q.gold_paths[0], q.answers)
+        assert whole[: len(pieces)] == pieces, completion
+
+
+def test_automaton_accepts_exactly_the_rendered_path(tiny_tokenizer, world):
+    tries = PathTries(world, tiny_tokenizer)
+    germany = world.entity_by_label("Germany")
+    located_in = world.relation_by_label("located in")
+    automaton = PathAutomaton(tries, germany, max_hops=2)
+    text = " -> located in -> Western Europe -> located in -> Europe </path>"
+    state = automaton.start()
+    for token in tiny_tokenizer(text, add_special_tokens=False)["input_ids"]:
+        assert token in automaton.allowed(state)
+        state = automaton.advance(state, token)
+    assert automaton.is_done(state)
+    assert world.execute(germany, (located_in, located_in)).tolist() == [world.entity_by_label("Europe")]
+
+
+def test_path_must_end_at_max_hops(tiny_tokenizer, world):
+    tries = PathTries(world, tiny_tokenizer)
+    automaton = PathAutomaton(tries, world.entity_by_label("Germany"), max_hops=1)
+    state = automaton.start()
+    for token in tiny_tokenizer(" -> capital -> Berlin", add_special_tokens=False)["input_ids"]:
+        state = automaton.advance(state, token)
+    # After the last hop only the end marker continues: nothing else is valid, and nothing else is offered.
+    assert automaton.allowed(state) == tries.end_ids[:1]
+    assert automaton.advance(state, tiny_tokenizer(" ->", add_special_tokens=False)["input_ids"][0]) == ()
+
+
+def test_first_hop_cannot_end_and_an_edgeless_topic_has_no_start(tiny_tokenizer, world):
+    tries = PathTries(world, tiny_tokenizer)
+    node = tries.root(world.entity_by_label("Germany"), can_step=True, can_end=False)
+    for token in tries.end_ids:  # follow " </path>" as far as the trie goes: it never ends a path here
+        node = node.children.get(token)
+        if node is None:
+            break
+    assert node is None or node.target != END
+    assert PathAutomaton(tries, world.entity_by_label("Atlantis"), max_hops=3).start() == ()
+
+
+def test_tries_are_built_lazily_per_entity(tiny_tokenizer, world):
+    tries = PathTries(world, tiny_tokenizer)
+    automaton = PathAutomaton(tries, world.entity_by_label("Japan"), max_hops=3)
+    automaton.start()
+    assert len(tries._tries) == 1  # only the topic's trie, not the graph's
+
+
+def test_a_tokenizer_that_merges_across_fragments_is_refused():
+    class Merging:
+        """Tokenises each character, but joins a leading space into the first token only when alone."""
+
+        name_or_path = "merging"
+
+        def __call__(self, text, add_special_tokens=False):
+            ids = [ord(c) for c in text]
+            if text.startswith(" "):
+                ids = [1000 + ids[1], *ids[2:]]
+            return {"input_ids": ids}
+
+    with pytest.raises(ModelLoadError, match="tokenises path fragments differently"):
+        check_tokenizer(Merging())
