@@ -9,8 +9,9 @@ literal triples become labels, aliases, descriptions or attributes.
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
 from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 
@@ -23,41 +24,62 @@ LABEL, ALIAS, DESCRIPTION = 1, 2, 3
 ROLES = ((LABEL, L.LABEL_PREDICATES), (ALIAS, L.ALIAS_PREDICATES), (DESCRIPTION, L.DESCRIPTION_PREDICATES))
 
 
-def term_text(term: bytes) -> str:
-    """An N-Triples IRI or blank node as kgpeft shows it: the bare IRI, or ``_:name``."""
-    return term[1:-1].decode("utf-8") if term[:1] == b"<" else term.decode("utf-8")
-
-
 class _Names:
-    """Label, alias and description candidates of every node, read from the literal triples."""
+    """Which literal names each node: its label, aliases and description, chosen in bulk.
+
+    Naming triples are sorted once by (role, node, language rank, predicate precedence,
+    literal), so the best label or description of a node is the first row of its run and
+    its aliases are the rows after it; no Python loop runs per triple.
+    """
 
     def __init__(self, triples: Triples, language: str) -> None:
+        self.literals = triples.literals
         index = {term: i for i, term in enumerate(triples.predicates)}
-        self.role = np.zeros(len(triples.predicates), dtype=np.int8)
-        self.precedence = np.zeros(len(triples.predicates), dtype=np.int64)
+        self.role = np.zeros(len(triples.predicates), dtype=np.int64)
+        precedence = np.zeros(len(triples.predicates), dtype=np.int64)
         for role, iris in ROLES:
             for rank, iri in enumerate(iris):
                 if (p := index.get(f"<{iri}>".encode())) is not None:
-                    self.role[p], self.precedence[p] = role, rank
-        self.candidates: dict[int, dict[int, list[tuple[int, int, str]]]] = {r: defaultdict(list) for r, _ in ROLES}
+                    self.role[p], precedence[p] = role, rank
         facts = triples.facts
         named = facts[self.role[facts[:, 1]] > 0]
-        for node, predicate, literal in named.tolist():  # one Python step per naming triple only
-            text, tag = L.parse_literal(triples.literals[literal])
-            role = int(self.role[predicate])
-            text = " ".join(text.split()) if role == DESCRIPTION else L.sanitize(text)
-            self.candidates[role][node].append((L.language_rank(tag, language), int(self.precedence[predicate]), text))
+        node, predicate, literal = named[:, 0], named[:, 1], named[:, 2]
+        rank = _language_ranks(self.literals, literal, language)
+        order = np.lexsort((literal, precedence[predicate], rank, node, self.role[predicate]))
+        self.rows = {}  # role -> (node, literal) rows, best first within each node
+        for role, _ in ROLES:
+            rows = order[self.role[predicate[order]] == role]
+            self.rows[role] = (node[rows], literal[rows])
+        label_nodes, label_literals = self.rows[LABEL]
+        first = _first_of_runs(label_nodes)
+        self.label_nodes = label_nodes[first]  # sorted nodes that have a label
+        self.label_texts = L.sanitize_all(L.literal_texts([self.literals[i] for i in label_literals[first].tolist()]))
+        self.other_labels = np.ones(len(label_nodes), dtype=bool)
+        self.other_labels[first] = False
 
-    def label(self, node: int) -> tuple[str | None, list[str]]:
-        """The preferred label of ``node`` (None if it has none) and its aliases."""
-        texts = L.ranked(self.candidates[LABEL].get(node, ()))
-        label = texts[0] if texts else None
-        aliases = dict.fromkeys(texts[1:] + L.ranked(self.candidates[ALIAS].get(node, ())))
-        return label, [a for a in aliases if a != label]
+    def label(self, node: int) -> str | None:
+        i = int(np.searchsorted(self.label_nodes, node))
+        return self.label_texts[i] if i < len(self.label_nodes) and self.label_nodes[i] == node else None
 
-    def description(self, node: int) -> str:
-        texts = L.ranked(self.candidates[DESCRIPTION].get(node, ()))
-        return texts[0] if texts else ""
+    def descriptions(self, entity_of_node: np.ndarray, num_entities: int) -> np.ndarray:
+        """Per entity, the literal of its best description, or -1."""
+        nodes, literals = self.rows[DESCRIPTION]
+        first = _first_of_runs(nodes)
+        described = np.full(num_entities, -1, dtype=np.int64)
+        entities = entity_of_node[nodes[first]]
+        described[entities[entities >= 0]] = literals[first][entities >= 0]
+        return described
+
+    def aliases(self, entity_of_node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entity, literal) rows of every label but the chosen one, then every alias, in preference order."""
+        label_nodes, label_literals = self.rows[LABEL]
+        alias_nodes, alias_literals = self.rows[ALIAS]
+        nodes = np.concatenate([label_nodes[self.other_labels], alias_nodes])
+        literals = np.concatenate([label_literals[self.other_labels], alias_literals])
+        order = np.argsort(nodes, kind="stable")  # by node, labels before aliases, best first
+        entities = entity_of_node[nodes[order]]
+        keep = entities >= 0
+        return entities[keep], literals[order][keep]
 
 
 def build_graph(triples: Triples, *, language: str, source: str | None, sha256: str) -> KnowledgeGraph:
@@ -69,65 +91,77 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
     in_edges[edges[:, 0]] = in_edges[edges[:, 2]] = True
     is_predicate = np.fromiter(map(predicate_set.__contains__, nodes), dtype=bool, count=len(nodes))
     entity_nodes = np.flatnonzero(in_edges | ~is_predicate)
+    num_entities = len(entity_nodes)
     entity_of_node = np.full(len(nodes), -1, dtype=np.int64)
-    entity_of_node[entity_nodes] = np.arange(len(entity_nodes))
+    entity_of_node[entity_nodes] = np.arange(num_entities)
     relation_preds = np.unique(edges[:, 1])
     relation_of_pred = np.full(len(triples.predicates), -1, dtype=np.int64)
     relation_of_pred[relation_preds] = np.arange(len(relation_preds))
+    entity_terms = StringTable.from_bytes(
+        [t[1:-1] if t[:1] == b"<" else t for t in map(nodes.__getitem__, entity_nodes.tolist())]
+    )
 
-    entity_terms = [term_text(nodes[n]) for n in entity_nodes.tolist()]
-    entity_labels, alias_lists, descriptions = [], [], []
-    labelled = 0
-    for n, term in zip(entity_nodes.tolist(), entity_terms, strict=True):
-        label, aliases = names.label(n)
-        labelled += label is not None
-        entity_labels.append(label or L.fallback_label(term))
-        alias_lists.append(aliases)
-        descriptions.append(names.description(n))
+    labelled = entity_of_node[names.label_nodes]
+    entity_labels: list[str] = [""] * num_entities
+    for e, text in zip(labelled.tolist(), names.label_texts, strict=True):
+        if e >= 0:
+            entity_labels[e] = text
+    for e in (e for e, text in enumerate(entity_labels) if not text):
+        entity_labels[e] = L.fallback_label(entity_terms[e])
 
     s = entity_of_node[edges[:, 0]]
     r = relation_of_pred[edges[:, 1]]
     o = entity_of_node[edges[:, 2]]
     type_rows = _type_rows(triples.predicates, relation_preds, s, r, o)
-    plain = list(entity_labels)
+    plain = entity_labels
 
     def entity_qualifiers(e: int) -> list[str]:
         lo, hi = np.searchsorted(type_rows[:, 0], [e, e + 1])
         types = sorted(plain[c] for c in type_rows[lo:hi, 1].tolist())
         return [*types, L.qualifier_from_iri(entity_terms[e], plain[e])]
 
-    entity_labels = L.disambiguate(entity_labels, entity_qualifiers)
-    for e, (before, after) in enumerate(zip(plain, entity_labels, strict=True)):
-        if before != after:  # the plain name stays findable (entities_by_name) as the first alias
-            alias_lists[e] = [before, *(a for a in alias_lists[e] if a != before)]
+    entity_labels = L.disambiguate(plain, entity_qualifiers)
 
-    relation_terms = [term_text(triples.predicates[p]) for p in relation_preds.tolist()]
+    literal_terms = list(triples.literals)
+    alias_entities, alias_values = names.aliases(entity_of_node)
+    renamed = [e for e, (before, after) in enumerate(zip(plain, entity_labels, strict=True)) if before != after]
+    if renamed:  # the plain name of a disambiguated entity stays findable, as its first alias
+        alias_entities = np.concatenate([renamed, alias_entities])
+        alias_values = np.concatenate([len(literal_terms) + np.arange(len(renamed)), alias_values])
+        literal_terms += [L.ntriples_literal(plain[e]) for e in renamed]
+        order = np.argsort(alias_entities, kind="stable")
+        alias_entities, alias_values = alias_entities[order], alias_values[order]
+
+    relation_terms = [_bare(triples.predicates[p]).decode("utf-8") for p in relation_preds.tolist()]
     relation_labels = L.disambiguate(
         [_predicate_label(nodes, names, term) for term in relation_terms],
         lambda i: L.namespace_qualifier(relation_terms[i]),
     )
 
-    arrays = _adjacency(s, r, o, len(entity_nodes), len(relation_preds))
-    arrays["alias_start"] = np.r_[0, np.cumsum([len(a) for a in alias_lists])].astype(np.int64)
     attributes = facts[(names.role[facts[:, 1]] == 0) & (entity_of_node[facts[:, 0]] >= 0)]
+    attr_preds, attr_predicate = _renumber(attributes[:, 1], len(triples.predicates))
+    descriptions = names.descriptions(entity_of_node, num_entities)
+    # Keep only the literals the index refers to, renumbered in their (canonical) order.
+    used, renumber = _renumber(np.concatenate([alias_values, attributes[:, 2], descriptions]), len(literal_terms))
+
+    arrays = _adjacency(s, r, o, num_entities, len(relation_preds))
+    arrays["alias_start"] = np.searchsorted(alias_entities, np.arange(num_entities + 1)).astype(np.int64)
+    arrays["alias_value"] = renumber[: len(alias_values)].astype(np.int32)
+    arrays["description"] = renumber[len(renumber) - num_entities :].astype(np.int32)
     attr_entities = entity_of_node[attributes[:, 0]]
-    attr_preds, attr_predicate = np.unique(attributes[:, 1], return_inverse=True)
-    attr_lits, attr_value = np.unique(attributes[:, 2], return_inverse=True)
-    arrays["attr_start"] = np.searchsorted(attr_entities, np.arange(len(entity_nodes) + 1)).astype(np.int64)
+    arrays["attr_start"] = np.searchsorted(attr_entities, np.arange(num_entities + 1)).astype(np.int64)
     arrays["attr_predicate"] = attr_predicate.astype(np.int32)
-    arrays["attr_value"] = attr_value.astype(np.int32)
+    arrays["attr_value"] = renumber[len(alias_values) : len(alias_values) + len(attributes)].astype(np.int32)
 
     tables = {
-        "entity_terms": StringTable.from_strings(entity_terms),
+        "entity_terms": entity_terms,
         "relation_terms": StringTable.from_strings(relation_terms),
         "entity_labels": StringTable.from_strings(entity_labels),
         "relation_labels": StringTable.from_strings(relation_labels),
-        "descriptions": StringTable.from_strings(descriptions),
-        "aliases": StringTable.from_strings(a for aliases in alias_lists for a in aliases),
         "attr_predicate_labels": StringTable.from_strings(
-            _predicate_label(nodes, names, term_text(triples.predicates[p])) for p in attr_preds.tolist()
+            _predicate_label(nodes, names, _bare(triples.predicates[p]).decode("utf-8")) for p in attr_preds.tolist()
         ),
-        "attr_values": StringTable.from_bytes([triples.literals[i] for i in attr_lits.tolist()]),
+        "literals": StringTable.from_bytes([literal_terms[i] for i in used.tolist()]),
     }
     meta = {
         "relation_literals": _relation_literals(triples, relation_terms),
@@ -135,16 +169,49 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
         "source": source,
         "language": language,
         "num_literal_triples": len(facts),
-        "num_labelled": labelled,
+        "num_labelled": int(np.count_nonzero(labelled >= 0)),
+        "num_described": int(np.count_nonzero(descriptions >= 0)),
     }
     return KnowledgeGraph(arrays, tables, meta)
+
+
+def _bare(term: bytes) -> bytes:
+    """An N-Triples IRI without its angle brackets; a blank node (``_:name``) as it is."""
+    return term[1:-1] if term[:1] == b"<" else term
+
+
+def _renumber(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct non-negative ``values`` (all below ``size``) in order, and each value's
+    position among them (-1 stays -1): ``np.unique(..., return_inverse=True)`` without a sort."""
+    valid = values >= 0
+    present = np.zeros(size, dtype=bool)
+    present[values[valid]] = True
+    distinct = np.flatnonzero(present)
+    position = np.cumsum(present) - 1
+    return distinct, np.where(valid, position[np.where(valid, values, 0)], -1)
+
+
+def _first_of_runs(sorted_values: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal values starts in a sorted array."""
+    return np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]]) if len(sorted_values) else sorted_values
+
+
+def _language_ranks(literals: list[bytes], chosen: np.ndarray, language: str) -> np.ndarray:
+    """:func:`labels.language_rank` of each chosen literal, computed once per distinct tag."""
+    terms = map(literals.__getitem__, chosen.tolist())
+    suffixes = list(map(itemgetter(2), map(bytes.rpartition, terms, repeat(b'"'))))  # "", "@en" or "^^<...>"
+    ranks = {
+        suffix: L.language_rank(suffix[1:].decode("ascii") if suffix.startswith(b"@") else None, language)
+        for suffix in set(suffixes)
+    }
+    return np.fromiter(map(ranks.__getitem__, suffixes), dtype=np.int64, count=len(suffixes))
 
 
 def _predicate_label(nodes: Sequence[bytes], names: _Names, iri: str) -> str:
     """A predicate's label: its own label literal if the graph has one, else its readable local name."""
     term = f"<{iri}>".encode()
     i = bisect.bisect_left(nodes, term)
-    label = names.label(i)[0] if i < len(nodes) and nodes[i] == term else None
+    label = names.label(i) if i < len(nodes) and nodes[i] == term else None
     return label or L.fallback_label(iri)
 
 
@@ -159,7 +226,8 @@ def _relation_literals(triples: Triples, relation_terms: list[str]) -> list[tupl
             continue
         lo, hi = np.searchsorted(subjects, [node, node + 1])
         for _, predicate, literal in triples.facts[lo:hi].tolist():
-            rows.append((r, term_text(triples.predicates[predicate]), L.parse_literal(triples.literals[literal])[0]))
+            iri = _bare(triples.predicates[predicate]).decode("utf-8")
+            rows.append((r, iri, L.parse_literal(triples.literals[literal])[0]))
     return rows
 
 
@@ -182,7 +250,10 @@ def _adjacency(
     num_steps = 2 * num_relations
     key = np.concatenate([s * num_steps + r, o * num_steps + r + num_relations])  # (2T,) entity * 2R + step
     target = np.concatenate([o, s])  # (2T,)
-    order = np.lexsort((target, key))
+    if len(key) and int(key.max()) < np.iinfo(np.int64).max // max(num_entities, 1):
+        order = np.argsort(key * num_entities + target)  # one int64 key sorts faster than lexsort's two
+    else:
+        order = np.lexsort((target, key))
     key, target = key[order], target[order]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
     return {

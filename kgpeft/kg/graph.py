@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kgpeft.kg.labels import parse_literal
+from kgpeft.kg.labels import literal_texts, sanitize_all
 from kgpeft.kg.strings import StringTable
 from kgpeft.types import EntityId, RelationPath, Step
 
@@ -49,11 +49,10 @@ class KnowledgeGraph:
     ['Western Europe']
     """
 
-    # Arrays that make up the index (all saved in the on-disk cache).
-    ARRAYS = ("targets", "group_key", "group_start", "entity_start", "alias_start", "attr_start", "attr_predicate",
-              "attr_value")  # fmt: skip
-    TABLES = ("entity_terms", "relation_terms", "entity_labels", "relation_labels", "descriptions", "aliases",
-              "attr_predicate_labels", "attr_values")  # fmt: skip
+    # Arrays and string tables that make up the index (all saved in the on-disk cache).
+    ARRAYS = ("targets", "group_key", "group_start", "entity_start", "alias_start", "alias_value", "description",
+              "attr_start", "attr_predicate", "attr_value")  # fmt: skip
+    TABLES = ("entity_terms", "relation_terms", "entity_labels", "relation_labels", "attr_predicate_labels", "literals")
 
     def __init__(self, arrays: dict[str, np.ndarray], tables: dict[str, StringTable], meta: dict[str, Any]) -> None:
         self.targets = arrays["targets"]  # int32 (2T,): neighbour per stored directed edge
@@ -61,17 +60,19 @@ class KnowledgeGraph:
         self.group_start = arrays["group_start"]  # int64 (G + 1,): first target of each group
         self.entity_start = arrays["entity_start"]  # int64 (E + 1,): first target of each entity
         self.alias_start = arrays["alias_start"]  # int64 (E + 1,): first alias of each entity
+        self.alias_value = arrays["alias_value"]  # int32 (aliases,): index into literals
+        self.description = arrays["description"]  # int32 (E,): index into literals, -1 for none
         self.attr_start = arrays["attr_start"]  # int64 (E + 1,): first attribute of each entity
         self.attr_predicate = arrays["attr_predicate"]  # int32 (A,): index into attr_predicate_labels
-        self.attr_value = arrays["attr_value"]  # int32 (A,): index into attr_values
+        self.attr_value = arrays["attr_value"]  # int32 (A,): index into literals
         self.entity_terms = tables["entity_terms"]  # IRI, or _:name for blank nodes
         self.relation_terms = tables["relation_terms"]
         self.entity_labels = tables["entity_labels"]
         self.relation_labels = tables["relation_labels"]
-        self.descriptions = tables["descriptions"]  # "" when there is none
-        self.aliases = tables["aliases"]
         self.attr_predicate_labels = tables["attr_predicate_labels"]
-        self.attr_values = tables["attr_values"]  # N-Triples literals, decoded on access
+        # Aliases, descriptions and attribute values stay N-Triples literals until asked for:
+        # decoding them all at load time would cost more than the rest of loading.
+        self.literals = tables["literals"]
         self.meta = meta
         self.sha256: str = meta["sha256"]
         self.source: str | None = meta.get("source")
@@ -99,18 +100,25 @@ class KnowledgeGraph:
         return self.relation_labels[self._relation(r)]
 
     def entity_aliases(self, e: EntityId) -> list[str]:
+        """Other names of ``e`` (further labels, any language, then ``skos:altLabel``...), best first."""
         e = self._entity(e)
-        return [self.aliases[i] for i in range(self.alias_start[e], self.alias_start[e + 1])]
+        label = self.entity_labels[e]
+        texts = sanitize_all(self._texts(self.alias_value[self.alias_start[e] : self.alias_start[e + 1]]))
+        return [text for text in dict.fromkeys(texts) if text != label]
 
     def entity_description(self, e: EntityId) -> str | None:
-        return self.descriptions[self._entity(e)] or None
+        index = int(self.description[self._entity(e)])
+        return (" ".join(self._texts([index])[0].split()) or None) if index >= 0 else None
 
     def entity_attributes(self, e: EntityId) -> list[tuple[str, str]]:
         """(predicate label, literal text) for the entity's literals other than labels, aliases and descriptions."""
         e = self._entity(e)
-        rows = range(self.attr_start[e], self.attr_start[e + 1])
-        return [(self.attr_predicate_labels[int(self.attr_predicate[i])],
-                 parse_literal(self.attr_values.raw(int(self.attr_value[i])))[0]) for i in rows]  # fmt: skip
+        rows = slice(self.attr_start[e], self.attr_start[e + 1])
+        predicates = [self.attr_predicate_labels[p] for p in self.attr_predicate[rows].tolist()]
+        return list(zip(predicates, self._texts(self.attr_value[rows]), strict=True))
+
+    def _texts(self, literals: Iterable[int] | np.ndarray) -> list[str]:
+        return literal_texts([self.literals.raw(int(i)) for i in literals])
 
     def relation_literals(self, r: int, predicate_iri: str) -> list[str]:
         """Texts of the literals ``<relation IRI> <predicate_iri> "..."`` (e.g. the relation's templates)."""
@@ -150,10 +158,9 @@ class KnowledgeGraph:
         index: dict[str, dict[int, None]] = {}
         for e, label in enumerate(self.entity_labels):
             index.setdefault(label.casefold(), {})[e] = None
-        aliases = iter(self.aliases)
-        for e, count in enumerate(np.diff(self.alias_start).tolist()):
-            for _ in range(count):
-                index.setdefault(next(aliases).casefold(), {})[e] = None
+        owners = np.repeat(np.arange(self.num_entities), np.diff(self.alias_start)).tolist()
+        for e, alias in zip(owners, sanitize_all(self._texts(self.alias_value)), strict=True):
+            index.setdefault(alias.casefold(), {})[e] = None
         return {name: tuple(sorted(ids)) for name, ids in index.items()}
 
     # ----------------------------------------------------------------- steps

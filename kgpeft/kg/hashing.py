@@ -25,24 +25,35 @@ MAX_ROUNDS = 64  # refinement stops earlier as soon as no class splits further
 
 
 def canonical_blank_nodes(
-    terms: list[bytes], predicates: list[bytes], s: np.ndarray, p: np.ndarray, o: np.ndarray, is_blank: np.ndarray
+    terms: list[bytes],
+    predicates: list[bytes],
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    facts: tuple[np.ndarray, np.ndarray, list[bytes]],
+    is_blank: np.ndarray,
 ) -> dict[int, bytes]:
     """Canonical ``_:`` names for the blank terms among ``terms`` (keyed by term index).
 
-    ``s``, ``p``, ``o`` are the triples as indices into ``terms`` / ``predicates``.
+    ``edges`` are (subject, predicate, object) index arrays into ``terms`` / ``predicates``;
+    ``facts`` are (subject, predicate) index arrays and the literal objects.
 
-    >>> terms = [b"<http://a>", b"_:x"]
-    >>> names = canonical_blank_nodes(terms, [b"<http://p>"], np.array([0]), np.array([0]), np.array([1]), np.array([False, True]))
-    >>> names[1][:2], len(names[1])
-    (b'_:', 34)
+    >>> terms, p = [b"<http://a>", b"_:x"], [b"<http://p>"]
+    >>> edges = (np.array([0]), np.array([0]), np.array([1]))
+    >>> names = canonical_blank_nodes(terms, p, edges, (np.array([], int), np.array([], int), []), np.array([False, True]))
+    >>> names[1][:3], len(names[1])
+    (b'_:c', 34)
     """
     blanks = np.flatnonzero(is_blank).tolist()
+    s, p, o = edges
     touching = np.flatnonzero(is_blank[s] | is_blank[o])
     rows = list(zip(s[touching].tolist(), p[touching].tolist(), o[touching].tolist(), strict=True))
+    fact_s, fact_p, literals = facts
+    fixed: dict[int, list[bytes]] = defaultdict(list)  # what never changes: a blank node's literals
+    for i in np.flatnonzero(is_blank[fact_s]).tolist():
+        fixed[int(fact_s[i])].append(b">" + predicates[fact_p[i]] + b" " + literals[i])
     colour = dict.fromkeys(blanks, b"")
     classes = 1
     for _ in range(MAX_ROUNDS):
-        signature: dict[int, list[bytes]] = defaultdict(list)
+        signature = {b: list(fixed.get(b, ())) for b in blanks}
         for si, pi, oi in rows:
             if oi in colour:
                 signature[oi].append(b"<" + predicates[pi] + b" " + colour.get(si, terms[si]))
@@ -67,18 +78,19 @@ def content_sha256(
 ) -> str:
     """sha256 of a graph given as sorted term lists and sorted unique rows of ranks into them.
 
+    ``facts`` rows are (node, predicate, i) with object ``literals[i]``, in canonical order.
     N-Triples terms hold no raw newline, so joining them with newlines is unambiguous, and
     the rows are fixed-width little-endian integers: the bytes hashed determine the graph.
 
     >>> content_sha256([b"<http://a>"], [], [], np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64))[:12]
-    'f2d7b0e9a8dc'
+    '7f112559c851'
     """
     digest = hashlib.sha256(FORMAT)
     for name, items in ((b"nodes", nodes), (b"predicates", predicates), (b"literals", literals)):
         digest.update(b"%s %d\n" % (name, len(items)))
         digest.update(b"\n".join(items))
         digest.update(b"\n")
-    for name, rows in ((b"edges", edges), (b"facts", facts)):
+    for name, rows in ((b"edges", edges), (b"facts", facts[:, :2])):
         digest.update(b"%s %d\n" % (name, len(rows)))
         digest.update(np.ascontiguousarray(rows, dtype="<i8").tobytes())
     return digest.hexdigest()

@@ -10,9 +10,11 @@ generated path is mapped back to the graph by its labels.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote, urlsplit
+
+import numpy as np
 
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
@@ -52,6 +54,26 @@ def parse_literal(term: bytes) -> tuple[str, str | None]:
         text = _ESCAPE.sub(_unescape, text)
     suffix = term[end + 1 :]
     return text, (suffix[1:].decode("ascii") if suffix.startswith(b"@") else None)
+
+
+def literal_texts(terms: list[bytes]) -> list[str]:
+    """The texts of many N-Triples literals at once (one decode; escapes handled where present).
+
+    >>> literal_texts([b'"Paris"@en', b'"a\\"b"'])
+    ['Paris', 'a"b']
+    """
+    heads = [term[1 : term.rindex(b'"')] for term in terms]
+    # N-Triples escapes newlines inside literals, so a newline can join and split them.
+    texts = b"\n".join(heads).decode("utf-8").split("\n") if heads else []
+    for i in [i for i, text in enumerate(texts) if "\\" in text]:
+        texts[i] = _ESCAPE.sub(_unescape, texts[i])
+    return texts
+
+
+def ntriples_literal(text: str) -> bytes:
+    """``text`` as a plain N-Triples literal (the inverse of :func:`parse_literal` without a tag)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'.encode()
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -109,6 +131,33 @@ def sanitize(text: str) -> str:
     return " ".join(text.replace("->", "→").replace("<-", "←").split())
 
 
+# What sanitize() changes, in texts joined by NUL: arrows, runs of or non-space whitespace,
+# and whitespace (or nothing) at a text's start or end.
+_UNSAFE = re.compile(r"->|<-|\s\s|[^\S ]|(?:^|\x00)\s|\s(?:\x00|$)|\x00\x00|^\x00|\x00$")
+
+
+def sanitize_all(texts: list[str]) -> list[str]:
+    """:func:`sanitize` applied to many texts, touching only those that need it.
+
+    One regex scan over all texts finds them; a match is charged to every text it overlaps.
+
+    >>> sanitize_all(["ok", " padded", "a -> b", ""])
+    ['ok', 'padded', 'a → b', '']
+    """
+    if not texts:
+        return texts
+    joined = "\x00".join(texts)
+    ends = np.cumsum([len(t) + 1 for t in texts])  # one past each text's separator
+    suspects: set[int] = set()
+    for match in _UNSAFE.finditer(joined):
+        first, last = np.searchsorted(ends, [match.start(), max(match.end() - 1, match.start())], side="right")
+        suspects.update(range(int(first), int(last) + 1))
+    for i in sorted(suspects):
+        if i < len(texts):
+            texts[i] = sanitize(texts[i])
+    return texts
+
+
 def fallback_label(term: str) -> str:
     """The label of a term without label literals: its IRI's local name, made readable."""
     if term.startswith("_:"):
@@ -143,12 +192,16 @@ def disambiguate(labels: list[str], qualifiers: Callable[[int], list[str]]) -> l
     >>> disambiguate(["Georgia", "Georgia", "Paris"], lambda i: [["country", "US state"][i]])
     ['Georgia (country)', 'Georgia (US state)', 'Paris']
     """
+    keys = list(map(str.casefold, labels))
+    counts = Counter(keys)
+    taken = {key for key, n in counts.items() if n == 1}
     groups: dict[str, list[int]] = defaultdict(list)
-    for index, label in enumerate(labels):
-        groups[label.casefold()].append(index)
+    if len(taken) < len(counts):  # some labels repeat
+        for index, key in enumerate(keys):
+            if key not in taken:
+                groups[key].append(index)
     result = list(labels)
-    taken = {key for key, members in groups.items() if len(members) == 1}
-    for members in (m for m in groups.values() if len(m) > 1):
+    for members in groups.values():
         offered = {i: [q for q in dict.fromkeys(qualifiers(i)) if q] for i in members}
         counts: dict[str, int] = defaultdict(int)
         for options in offered.values():

@@ -23,7 +23,6 @@ def graph_stats(kg: KnowledgeGraph, top_relations: int = 10) -> dict[str, Any]:
     forward = steps < kg.num_relations
     per_relation = np.bincount(steps[forward], weights=sizes[forward], minlength=kg.num_relations).astype(np.int64)
     ranked = sorted(range(kg.num_relations), key=lambda r: (-per_relation[r], r))[:top_relations]
-    described = int(np.count_nonzero(np.diff(kg.descriptions.offsets)))
     return {
         "source": kg.source,
         "sha256": kg.sha256,
@@ -32,8 +31,8 @@ def graph_stats(kg: KnowledgeGraph, top_relations: int = 10) -> dict[str, Any]:
         "triples": kg.num_triples,
         "literal_triples": kg.meta["num_literal_triples"],
         "label_coverage": kg.meta["num_labelled"] / max(kg.num_entities, 1),
-        "description_coverage": described / max(kg.num_entities, 1),
-        "aliases": len(kg.aliases),
+        "description_coverage": kg.meta["num_described"] / max(kg.num_entities, 1),
+        "aliases": len(kg.alias_value),
         "degree_percentiles": {f"p{q}": float(np.percentile(degree, q)) for q in PERCENTILES},
         "top_relations": [
             {"label": kg.relation_label(r), "iri": kg.relation_iri(r), "triples": int(per_relation[r])} for r in ranked

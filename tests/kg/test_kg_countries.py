@@ -69,7 +69,7 @@ def brute_force_paths(kg, e, max_hops):
     """Every relation path with a non-empty endpoint set, by trying every step after every prefix."""
     found, frontier = set(), [()]
     for _ in range(max_hops):
-        frontier = [p + (s,) for p in frontier for s in range(kg.num_steps) if kg.execute(e, p + (s,)).size]
+        frontier = [(*p, s) for p in frontier for s in range(kg.num_steps) if kg.execute(e, (*p, s)).size]
         found.update(frontier)
     return found
 
