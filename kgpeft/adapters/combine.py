@@ -95,7 +95,8 @@ def _combined_record(
         load_in_4bit=first.load_in_4bit,
         kg_path="",
         kg_sha256="",
-        lora={"r": rank, "lora_alpha": rank, "target_modules": infos[0].target_modules},
+        # Same keys as `kgpeft fit` writes (ModelConfig's); add_weighted_adapter sets alpha = r (scale 1).
+        lora={**first.lora, "lora_r": rank, "lora_alpha": rank, "target_modules": infos[0].target_modules},
         combination={
             "method": method,
             "weights": list(weights),

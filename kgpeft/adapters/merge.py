@@ -10,7 +10,7 @@ first (`kgpeft adapters combine`) and merge the result.
 
 The merge is checked, not assumed: the written folder is loaded back with plain
 ``AutoModelForCausalLM`` and its logits are compared with the unmerged adapter model's on
-sample prompts; the largest absolute difference is returned.
+sample prompts (with completions, as in training); the largest absolute difference is returned.
 """
 
 from __future__ import annotations
@@ -35,36 +35,45 @@ MergeDtype = Literal["float32", "bfloat16", "float16"]
 MergeInto = Literal["dequantized", "original"]
 MERGE_RECORD_FILE = "kgpeft-merge.json"
 
-# Short prompts in the style kgpeft trains on; the check needs varied tokens, not good answers.
-SAMPLE_PROMPTS = (
-    "Which region is Germany located in?",
-    "Germany -> located in -> Western Europe -> located in -> Europe",
-    "What is the capital of France? Answer:",
-    "Which group of the periodic table is helium in?",
+# (question, path labels, answers) in the format kgpeft trains on, tokenised as training
+# does; the check needs varied tokens in the real prompt layout, not good answers.
+Example = tuple[str, tuple[str, ...], tuple[str, ...]]
+SAMPLE_EXAMPLES: tuple[Example, ...] = (
+    ("Which region is Germany located in?", ("Germany", "located in", "Western Europe"), ("Western Europe",)),
+    ("What is the capital of France?", ("France", "capital", "Paris"), ("Paris",)),
+    ("Which elements are in group 18?", ("group 18", "^group", "Helium"), ("Helium", "Neon")),
+    ("Who discovered sodium?", (), ()),  # the prompt alone, as at inference
 )
+
+
+def sample_ids(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example] = SAMPLE_EXAMPLES) -> list[list[int]]:
+    """Token ids of each example (prompt + completion) through the one tokenisation training uses."""
+    from kgpeft.data.render import format_completion, render_prompt, tokenize_example
+
+    inputs = []
+    for question, path, answers in examples:
+        completion = format_completion([path], answers) if path else ""
+        inputs.append(tokenize_example(tokenizer, render_prompt(question), completion)["input_ids"])
+    return inputs
 
 
 @dataclass(frozen=True)
 class MergeResult:
     path: Path
-    max_logit_diff: float  # largest |merged - unmerged| logit over the sample prompts
-    num_prompts: int
+    max_logit_diff: float  # largest |merged - unmerged| logit over the sample examples
+    num_examples: int
     dtype: str
     into: str
     dequantized: bool  # True when the base was nf4-quantised and dequantised before merging
 
 
-def _logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> list[torch.Tensor]:
-    """fp32 CPU logits per prompt, one prompt at a time so that no padding enters the comparison."""
+def logits(model: PreTrainedModel, inputs: Sequence[list[int]]) -> list[torch.Tensor]:
+    """fp32 CPU logits ``(1, T, V)`` per input, one at a time so that no padding enters a comparison."""
     import torch
 
     device = next(model.parameters()).device
-    out = []
     with torch.no_grad():
-        for prompt in prompts:
-            ids = tokenizer(prompt, return_tensors="pt").input_ids.to(device)
-            out.append(model(input_ids=ids).logits.float().cpu())  # (1, T, V)
-    return out
+        return [model(input_ids=torch.tensor([ids], device=device)).logits.float().cpu() for ids in inputs]
 
 
 def merge_adapters(
@@ -74,7 +83,7 @@ def merge_adapters(
     dtype: MergeDtype = "float32",
     into: MergeInto = "dequantized",
     base_model: str | None = None,
-    prompts: Sequence[str] = SAMPLE_PROMPTS,
+    examples: Sequence[Example] = SAMPLE_EXAMPLES,
 ) -> MergeResult:
     """Merge every adapter into the base and write a full model folder at ``output`` (atomically).
 
@@ -104,7 +113,8 @@ def merge_adapters(
     names = adapter_names(infos)
     model.base_model.set_adapter(names, inference_mode=True)  # all active: the reference the merge must match
     tokenizer = adapter_tokenizer(infos[0])
-    reference = _logits(model, tokenizer, prompts)
+    inputs = sample_ids(tokenizer, examples)
+    reference = logits(model, inputs)
 
     merged = model.merge_and_unload(adapter_names=names).to(getattr(torch, dtype))
     with atomic_dir(output) as tmp:
@@ -113,10 +123,7 @@ def merge_adapters(
         reloaded = AutoModelForCausalLM.from_pretrained(str(tmp), dtype=getattr(torch, dtype))
         if getattr(reloaded.config, "quantization_config", None) is not None:
             raise AdapterError(f"{output}: the merged model still carries a quantization config; nothing written")
-        diff = max(
-            (new - ref).abs().max().item()
-            for new, ref in zip(_logits(reloaded, tokenizer, prompts), reference, strict=True)
-        )
+        diff = max((new - ref).abs().max().item() for new, ref in zip(logits(reloaded, inputs), reference, strict=True))
         write_json(
             tmp / MERGE_RECORD_FILE,
             {
@@ -130,5 +137,5 @@ def merge_adapters(
             },
         )
     return MergeResult(
-        path=Path(output), max_logit_diff=diff, num_prompts=len(prompts), dtype=dtype, into=into, dequantized=dequantize
+        path=Path(output), max_logit_diff=diff, num_examples=len(inputs), dtype=dtype, into=into, dequantized=dequantize
     )

@@ -26,12 +26,8 @@ def kg_sha256(path: StrPath) -> str:
 
     Cheap after the first call: ``load_graph`` caches the parsed index keyed by the file.
     """
-    try:
-        from kgpeft.kg import load_graph
-    except ImportError:  # TODO(issue 3): drop once kgpeft.kg has landed; until then hash the bytes
-        import hashlib
+    from kgpeft.kg import load_graph
 
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return load_graph(path).sha256
 
 

@@ -136,6 +136,6 @@ def run_combine(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.output}: domain {record.domain}, {combination['method']} of "
         f"{', '.join(s['domain'] for s in combination['sources'])} with weights {combination['weights']}, "
-        f"rank {record.lora['r']}"
+        f"rank {record.lora['lora_r']}"
     )
     return 0

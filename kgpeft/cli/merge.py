@@ -40,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     base = "the dequantised 4-bit base" if result.dequantized else "the original-precision base"
     print(
         f"wrote {result.path}: {len(args.adapter)} adapter(s) merged into {base}, saved as {result.dtype}; "
-        f"max |logit diff| vs the unmerged adapters over {result.num_prompts} prompts: {result.max_logit_diff:.3g}"
+        f"max |logit diff| vs the unmerged adapters over {result.num_examples} sample prompts: {result.max_logit_diff:.3g}"
     )
     return 0

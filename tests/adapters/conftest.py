@@ -7,7 +7,9 @@ tokens (so that LoRA B is non-zero and the adapter changes the logits), saved wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,25 @@ def _write_kg(path: Path, extra: str = "") -> Path:
 def write_kg() -> Callable[..., Path]:
     """``write_kg(path, extra="")``: the tiny KG, plus ``extra`` Turtle lines, written to ``path``."""
     return _write_kg
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Matrices of a tiny model are too small to share: on a busy machine extra threads only wait on each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _tests_on_one_thread() -> Iterator[None]:
+    with _one_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +93,11 @@ def make_adapter(tiny_checkpoint: Path, session_kg: Path) -> Callable[..., Path]
         config = ModelConfig(
             base_model=str(base), load_in_4bit=load_in_4bit, lora_r=r, lora_alpha=2 * r, target_modules=target_modules
         )
-        model, tokenizer = load_base_model(config.base_model, load_in_4bit=load_in_4bit)
+        with _one_thread():
+            return _train_and_save(folder, config, domain, kg, seed)
+
+    def _train_and_save(folder: Path, config: ModelConfig, domain: str, kg: Path, seed: int) -> Path:
+        model, tokenizer = load_base_model(config.base_model, load_in_4bit=config.load_in_4bit)
         fingerprint = base_model_fingerprint(model.config)
         torch.manual_seed(seed)
         model = get_peft_model(model, lora_config(config))
@@ -86,12 +111,12 @@ def make_adapter(tiny_checkpoint: Path, session_kg: Path) -> Callable[..., Path]
         tokenizer.save_pretrained(folder)
         AdapterRecord(
             domain=domain,
-            base_model=str(base),
+            base_model=config.base_model,
             base_model_fingerprint=fingerprint,
-            load_in_4bit=load_in_4bit,
+            load_in_4bit=config.load_in_4bit,
             kg_path=str(kg),
             kg_sha256=kg_sha256(kg),
-            lora={"r": r, "target_modules": target_modules},
+            lora={k: v for k, v in dataclasses.asdict(config).items() if k != "base_model"},  # as `kgpeft fit` does
             metrics={"hits@1": 0.5, "teacher": {"hits@1": 0.75}},
         ).save(folder)
         return folder
