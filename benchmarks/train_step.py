@@ -1,19 +1,24 @@
 """One distillation step (KGDistillTrainer) against one plain TRL SFT step, on identical batches.
 
-Same model (a ~29M-parameter Llama built from a config, SmolLM2's vocabulary size), same LoRA
+Same model (a ~28M-parameter Llama built from a config, SmolLM2's vocabulary size), same LoRA
 on all linear layers, same rows (batch 8 x 128 tokens, prompts of 64-96 tokens, K = 16 teacher
-tokens per completion token) in the same order. A step is the time between two ends of
-optimizer steps (data loading and collation included); after a warm-up, the median of the
-remaining steps is reported. Target: distillation <= 1.15x SFT.
+tokens per completion token) in the same order. A step is the time from the end of one
+optimizer step to the end of the next (logging, data loading and collation included).
 
-    .venv/bin/python benchmarks/train_step.py [--steps 4] [--warmup 1]
+The two trainers run in two threads that take turns step by step, so that both see the same
+load on a shared machine; after a warm-up, the median of the remaining steps is reported.
+Target: distillation <= 1.15x SFT.
+
+    .venv/bin/python benchmarks/train_step.py [--steps 5] [--warmup 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import threading
 import time
+import warnings
 from typing import Any
 
 import datasets
@@ -28,6 +33,7 @@ from transformers import (
     TrainerState,
     TrainingArguments,
 )
+from transformers.trainer_callback import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
 from kgpeft.training import KGDistillConfig, KGDistillTrainer
@@ -40,14 +46,49 @@ TOP_K = 16
 TARGET_RATIO = 1.15
 
 
-class StepTimer(TrainerCallback):
-    """Records when each optimizer step ends."""
+class Turns:
+    """Lets trainers that train in their own threads run one step each in turn."""
 
-    def __init__(self) -> None:
-        self.ends: list[float] = []
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.turn = names[0]
+        self.finished: set[str] = set()
+        self.condition = threading.Condition()
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
-        self.ends.append(time.perf_counter())
+    def wait(self, name: str) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.turn == name)
+
+    def pass_on(self, name: str) -> None:
+        with self.condition:
+            waiting = [other for other in self.names if other != name and other not in self.finished]
+            if waiting:
+                self.turn = waiting[0]
+                self.condition.notify_all()
+
+    def finish(self, name: str) -> None:
+        self.finished.add(name)
+        self.pass_on(name)
+
+
+class TurnTakingTimer(TrainerCallback):
+    """Times each step of one trainer, from its turn starting to its optimizer step ending."""
+
+    def __init__(self, turns: Turns, name: str) -> None:
+        self.turns = turns
+        self.name = name
+        self.durations: list[float] = []
+        self.start = 0.0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **_: Any) -> None:
+        self.turns.wait(self.name)
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **_: Any) -> None:
+        self.durations.append(time.perf_counter() - self.start)
+        self.turns.pass_on(self.name)
+        self.turns.wait(self.name)
+        self.start = time.perf_counter()
 
 
 def make_model() -> LlamaForCausalLM:
@@ -68,17 +109,14 @@ def make_model() -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
-def median_step_seconds(trainer_class: type[SFTTrainer], config_class: type[SFTConfig], rows, warmup: int) -> float:
-    """Median duration of the steps after the warm-up ones, all run by one `train()` call."""
-    num_steps = len(rows) // BATCH_SIZE
-    timer = StepTimer()
+def make_trainer(trainer_class: type[SFTTrainer], config_class: type[SFTConfig], rows, timer: TrainerCallback):
     args = config_class(
         output_dir="/tmp/kgpeft-bench-train-step",
-        max_steps=num_steps,
+        max_steps=len(rows) // BATCH_SIZE,
         per_device_train_batch_size=BATCH_SIZE,
+        train_sampling_strategy="sequential",  # the same batches for both trainers
         use_cpu=True,
         bf16=False,
-        report_to="none",
         logging_strategy="no",
         save_strategy="no",
         disable_tqdm=True,
@@ -94,18 +132,33 @@ def median_step_seconds(trainer_class: type[SFTTrainer], config_class: type[SFTC
         peft_config=LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
         callbacks=[timer],
     )
-    trainer.train()
-    durations = [end - start for start, end in zip(timer.ends, timer.ends[1:], strict=False)]
-    return statistics.median(durations[warmup - 1 :])
+    trainer.remove_callback(PrinterCallback)  # keeps the output to the results
+    return trainer
+
+
+def train_taking_turns(trainers: dict[str, SFTTrainer], turns: Turns) -> None:
+    def train(name: str) -> None:
+        try:
+            trainers[name].train()
+        finally:  # a failing trainer must not leave the other one waiting for its turn
+            turns.finish(name)
+
+    threads = [threading.Thread(target=train, args=(name,)) for name in trainers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="measured steps per trainer")
-    parser.add_argument("--warmup", type=int, default=1, help="steps run before measuring (>= 1)")
+    parser.add_argument("--steps", type=int, default=5, help="measured steps per trainer")
+    parser.add_argument("--warmup", type=int, default=1, help="steps run before measuring")
     options = parser.parse_args()
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)  # TRL 1.x sets transformers' deprecated arguments
+
     rows = synthetic_rows(
         BATCH_SIZE * (options.warmup + options.steps),
         vocab_size=VOCAB_SIZE,
@@ -117,14 +170,19 @@ def main() -> None:
     print(f"model: Llama {params / 1e6:.1f}M params, LoRA r=16 on all linear layers; batch {BATCH_SIZE}x{SEQ_LEN}")
     print(f"threads: {torch.get_num_threads()}; warm-up {options.warmup} steps, median of {options.steps}")
 
-    sft = median_step_seconds(
-        SFTTrainer, SFTConfig, rows.select_columns(["input_ids", "completion_mask"]), options.warmup
-    )
-    print(f"TRL SFTTrainer step:     {sft * 1000:8.1f} ms")
-    distill = median_step_seconds(KGDistillTrainer, KGDistillConfig, rows, options.warmup)
-    print(f"KGDistillTrainer step:   {distill * 1000:8.1f} ms")
-    ratio = distill / sft
-    print(f"ratio distill / SFT:     {ratio:8.3f}x (target <= {TARGET_RATIO}x)")
+    turns = Turns(["sft", "distill"])
+    timers = {name: TurnTakingTimer(turns, name) for name in turns.names}
+    sft_rows = rows.select_columns(["input_ids", "completion_mask"])
+    trainers = {
+        "sft": make_trainer(SFTTrainer, SFTConfig, sft_rows, timers["sft"]),
+        "distill": make_trainer(KGDistillTrainer, KGDistillConfig, rows, timers["distill"]),
+    }
+    train_taking_turns(trainers, turns)
+
+    sft, distill = (statistics.median(timers[name].durations[options.warmup :]) for name in ("sft", "distill"))
+    print(f"TRL SFTTrainer step:    {sft * 1000:8.1f} ms")
+    print(f"KGDistillTrainer step:  {distill * 1000:8.1f} ms")
+    print(f"ratio distill / SFT:    {distill / sft:8.3f}x (target <= {TARGET_RATIO}x)")
 
 
 if __name__ == "__main__":

@@ -21,10 +21,14 @@ class KGDistillTrainer(SFTTrainer):
     :class:`DataCollatorForDistillation` batches. ``hard_loss`` and ``soft_loss`` are logged
     next to ``loss``.
 
-    Example:
-        >>> trainer = KGDistillTrainer(model, args=KGDistillConfig("out", max_steps=3), train_dataset=rows,
-        ...                            processing_class=tokenizer, peft_config=LoraConfig(target_modules="all-linear"))
-        >>> trainer.train()
+    Example (``rows``: a ``datasets.Dataset`` of such rows)::
+
+        trainer = KGDistillTrainer(
+            model, args=KGDistillConfig("out", max_steps=3), train_dataset=rows, processing_class=tokenizer,
+            peft_config=LoraConfig(target_modules="all-linear", task_type="CAUSAL_LM"),
+        )
+        trainer.train()
+        trainer.save_model("out/adapter")  # plain PEFT files: PeftModel.from_pretrained(base, "out/adapter")
     """
 
     _tag_names: ClassVar[list[str]] = ["trl", "sft", "kgpeft"]

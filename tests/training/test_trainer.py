@@ -8,7 +8,7 @@ from peft import LoraConfig, PeftModel
 from kgpeft.training import KGDistillConfig, KGDistillTrainer
 
 
-def test_distillation_trains_logs_both_losses_and_saves_a_plain_peft_adapter(
+def test_distillation_trains_evaluates_logs_both_losses_and_saves_a_plain_peft_adapter(
     tmp_path, tokenizer, make_tiny_llama, rows
 ):
     args = KGDistillConfig(
@@ -42,6 +42,9 @@ def test_distillation_trains_logs_both_losses_and_saves_a_plain_peft_adapter(
         assert entry["hard_loss"] > 0 and entry["soft_loss"] > 0
         assert math.isclose(entry["loss"], 0.5 * entry["hard_loss"] + 0.5 * entry["soft_loss"], rel_tol=1e-3)
 
+    metrics = trainer.evaluate(rows.select(range(4)))
+    assert all(math.isfinite(metrics[key]) for key in ("eval_loss", "eval_hard_loss", "eval_soft_loss"))
+
     adapter_dir = tmp_path / "adapter"
     trainer.save_model(str(adapter_dir))
     assert (adapter_dir / "adapter_config.json").is_file()
@@ -55,3 +58,33 @@ def test_distillation_trains_logs_both_losses_and_saves_a_plain_peft_adapter(
         trained = trainer.model.eval()
         torch.testing.assert_close(loaded(input_ids).logits, trained(input_ids).logits)
         assert not torch.allclose(loaded(input_ids).logits, base_logits)
+
+
+def test_gradient_accumulation_gives_the_large_batch_update(tmp_path, tokenizer, make_tiny_llama, rows):
+    def trained_adapter(batch_size: int, accumulation: int) -> dict[str, torch.Tensor]:
+        args = KGDistillConfig(
+            output_dir=str(tmp_path / f"run-{batch_size}"),
+            max_steps=1,
+            per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation,
+            optim="sgd",  # the update is the gradient itself, unlike Adam's first step
+            learning_rate=1.0,
+            lr_scheduler_type="constant",
+            save_strategy="no",
+            use_cpu=True,
+        )
+        trainer = KGDistillTrainer(
+            make_tiny_llama(),
+            args=args,
+            train_dataset=rows,
+            processing_class=tokenizer,
+            peft_config=LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"),
+        )
+        trainer.train()
+        return {name: p.detach().clone() for name, p in trainer.model.named_parameters() if p.requires_grad}
+
+    # The same four rows (same sampler seed), with different numbers of completion tokens per micro-batch
+    large_batch = trained_adapter(batch_size=4, accumulation=1)
+    accumulated = trained_adapter(batch_size=2, accumulation=2)
+    for name, value in large_batch.items():
+        torch.testing.assert_close(accumulated[name], value, msg=name)
