@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from conftest import WORLD_TRIPLES, FakeKG
+from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 from kgpeft.data.infill import (
     DESCRIPTION_END,

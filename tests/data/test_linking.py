@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from conftest import WORLD_TRIPLES, FakeKG
+from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 from kgpeft.data.linking import EntityLinker, normalize
 from kgpeft.data.questions import synthesize_questions

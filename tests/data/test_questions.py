@@ -5,7 +5,7 @@ import random
 from collections import Counter
 
 import pytest
-from conftest import WORLD_TRIPLES, FakeKG
+from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 from kgpeft.data.questions import Question, QuestionSet, synthesize_questions
 from kgpeft.data.splits import assign_splits
