@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--questions", default=None, help="JSONL question file (default: rebuild the adapter's recorded split)"
     )
+    parser.add_argument(
+        "--skip-bad-lines", action="store_true", help="drop unusable lines of --questions with a warning"
+    )
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"), help="default: test")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
     parser.add_argument(
@@ -68,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     student = read_adapter(args.adapter)
     kg = load_kg(args.kg, student)
-    max_hops = args.max_hops or student.record.data.get("config", {}).get("max_hops", 3)
-    questions, source = _questions(args, kg, student, max_hops)
+    trained_hops = student.record.data.get("config", {}).get("max_hops", 3)
+    max_hops = args.max_hops or trained_hops
+    # Gold paths of a question file are searched as deep as training went, whatever the decoding depth.
+    questions, source = _questions(args, kg, student, max(trained_hops, max_hops))
     if args.limit is not None:
         questions = questions[: args.limit]
     if not questions:
@@ -119,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _questions(args: argparse.Namespace, kg, student, max_hops: int):
+def _questions(args: argparse.Namespace, kg, student, gold_hops: int):
     """The questions to evaluate and where they come from: a question file, or the adapter's recorded split."""
     import dataclasses
 
@@ -127,7 +132,8 @@ def _questions(args: argparse.Namespace, kg, student, max_hops: int):
     from kgpeft.errors import AdapterError
 
     if args.questions:
-        return load_question_file(kg, args.questions, max_hops=max_hops), args.questions
+        questions = load_question_file(kg, args.questions, max_hops=gold_hops, skip_bad_lines=args.skip_bad_lines)
+        return questions, args.questions
     recorded = student.record.data.get("config")
     if recorded is None:
         raise AdapterError(f"{student.path}: kgpeft.json records no data config; pass --questions FILE")

@@ -153,7 +153,10 @@ class TeacherSystem(System):
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
         kg = self.teacher.require_kg()
         predictions = [Prediction() for _ in questions]
-        todo = [i for i, q in enumerate(questions) if q.topic is not None]
+        # The oracle reads gold answers: it has nothing to say about an unlabelled question.
+        todo = [
+            i for i, q in enumerate(questions) if q.topic is not None and (q.answers or not self.teacher.needs_answers)
+        ]
         if not todo:
             return predictions
         began = time.perf_counter()

@@ -66,22 +66,24 @@ def resolve_topic(
     if topic is not None:
         return _given_topic(kg, linker, topic)
     result = linker.link(question)
-    best = result.top
-    if best is None:
+    if result.top is None:
         mention = unlinked_mention(question)
         if mention:
             raise UnknownEntityError(mention, linker.suggest(mention), _source(kg))
         raise NoTopicError(question)
-    # Close runners-up are reported, not silently dropped: the caller may want --topic.
-    close = [c.label for c in result.candidates[1:] if best.score - c.score < linker.margin] if result.ambiguous else []
+    # Among candidates the linker cannot separate, a capitalised mention names something, a
+    # lowercase one ("country", "region") is more likely a common noun that a class shares.
+    near = [c for c in result.candidates if result.top.score - c.score < linker.margin]
+    pool = [c for c in near if c.mention[:1].isupper()] or near
+    best = pool[0]
     return TopicChoice(
         entity=best.entity,
         label=best.label,
         method=best.method,
         mention=best.mention,
         score=best.score,
-        ambiguous=result.ambiguous,
-        alternatives=tuple(close),
+        ambiguous=len(pool) > 1,
+        alternatives=tuple(c.label for c in pool[1:]),
     )
 
 

@@ -76,9 +76,10 @@ def test_each_step_is_one_memoised_transition(tiny_model, tiny_tokenizer, world)
     calls = []
     advance = automaton.advance
     automaton.advance = lambda state, token: calls.append(token) or advance(state, token)
-    ids = prompt_ids(tiny_tokenizer, render_prompt("Where is France?")) + tiny_tokenizer(
-        path_prefix(world, automaton.topic), add_special_tokens=False
-    )["input_ids"]
+    ids = (
+        prompt_ids(tiny_tokenizer, render_prompt("Where is France?"))
+        + tiny_tokenizer(path_prefix(world, automaton.topic), add_special_tokens=False)["input_ids"]
+    )
     processor = KGPathLogitsProcessor([automaton], 3, len(ids), tiny_tokenizer.eos_token_id)
     import torch
 

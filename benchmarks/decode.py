@@ -1,0 +1,134 @@
+"""KG-constrained beam search against plain beam search: same model, prompts, beams and generated lengths.
+
+Each question of kg/countries.ttl's test split is decoded twice from the same input (the
+chat prompt plus ``<path> {topic}``) with the same number of beams: once constrained to
+paths in the graph, once free. The free run is forced to exactly as many decoding steps
+as the constrained one took (``min_new_tokens = max_new_tokens`` = that count, so the end
+of turn is suppressed until then), so both do the same number of forward passes over the
+same number of beams and the times compare per generated token. Runs alternate question
+by question so both see the same load on a shared machine; the first round warms up
+(it also builds the per-entity tries, whose cost is reported separately).
+Target: constrained <= 1.3x unconstrained.
+
+    .venv/bin/python benchmarks/decode.py [--base-model smollm2-135m-instruct] [--questions 8] [--beams 4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import transformers
+
+from kgpeft.data import DataConfig, build_dataset, prompt_ids, render_prompt
+from kgpeft.data.render import end_of_turn_id
+from kgpeft.inference import PathAutomaton, PathTries, path_prefix
+from kgpeft.inference.decode import beam_search
+from kgpeft.kg import load_graph
+from kgpeft.modeling import DEFAULT_BASE_MODEL, load_base_model
+
+TARGET_RATIO = 1.3
+TOKENS_PER_HOP = 32
+
+
+class ForwardCounter:
+    """Counts the model's forward passes: one per decoding step (the prefill included)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.calls = 0
+        model.register_forward_hook(self._hook)
+
+    def _hook(self, *_: object) -> None:
+        self.calls += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL, help="model spec (hub id, folder, .gguf, alias)")
+    parser.add_argument("--kg", default="kg/countries.ttl")
+    parser.add_argument("--questions", type=int, default=8, help="test questions decoded per round")
+    parser.add_argument("--beams", type=int, default=4)
+    parser.add_argument("--max-hops", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the questions; the first is a warm-up")
+    parser.add_argument("--4bit", dest="load_in_4bit", action="store_true", help="load the model in 4-bit nf4")
+    options = parser.parse_args()
+    transformers.logging.set_verbosity_error()
+
+    kg = load_graph(options.kg)
+    questions = build_dataset(kg, DataConfig()).split("test")[: options.questions]
+    model, tokenizer = load_base_model(options.base_model, load_in_4bit=options.load_in_4bit)
+    model.eval()
+    counter = ForwardCounter(model)
+    end_id = end_of_turn_id(tokenizer)
+    tries = PathTries(kg, tokenizer)
+    budget = TOKENS_PER_HOP * options.max_hops + len(tries.end_ids) + 1
+    inputs = [
+        prompt_ids(tokenizer, render_prompt(q.question))
+        + tokenizer(path_prefix(kg, q.topic), add_special_tokens=False)["input_ids"]
+        for q in questions
+    ]
+    print(
+        f"model: {options.base_model} ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M params), "
+        f"{'4-bit nf4' if options.load_in_4bit else 'full precision'}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"{len(questions)} test questions of {options.kg}, {options.beams} beams, <= {options.max_hops} hops; "
+        f"{options.rounds - 1} measured rounds after a warm-up"
+    )
+
+    constrained_s: list[float] = []
+    free_s: list[float] = []
+    steps_total = 0
+    cold_s = 0.0
+    for round_ in range(options.rounds):
+        for q, ids in zip(questions, inputs, strict=True):
+            automaton = PathAutomaton(tries, q.topic, options.max_hops)
+            counter.calls = 0
+            start = time.perf_counter()
+            beam_search(
+                model,
+                tokenizer,
+                [ids],
+                num_beams=options.beams,
+                max_new_tokens=budget,
+                end_id=end_id,
+                automata=[automaton],
+            )
+            constrained = time.perf_counter() - start
+            steps = counter.calls
+
+            counter.calls = 0
+            start = time.perf_counter()
+            beam_search(
+                model,
+                tokenizer,
+                [ids],
+                num_beams=options.beams,
+                max_new_tokens=steps,
+                end_id=end_id,
+                min_new_tokens=steps,
+            )
+            free = time.perf_counter() - start
+            assert counter.calls == steps, f"unequal lengths: {counter.calls} free vs {steps} constrained steps"
+
+            if round_ == 0:
+                cold_s += constrained - free
+                continue
+            constrained_s.append(constrained)
+            free_s.append(free)
+            steps_total += steps
+
+    total_c, total_f = sum(constrained_s), sum(free_s)
+    ratios = [c / f for c, f in zip(constrained_s, free_s, strict=True)]
+    print(f"decoding steps measured:        {steps_total} ({steps_total / len(ratios):.1f} per question)")
+    print(f"unconstrained beam search:      {total_f:8.2f} s  ({1000 * total_f / steps_total:7.1f} ms/step)")
+    print(f"KG-constrained beam search:     {total_c:8.2f} s  ({1000 * total_c / steps_total:7.1f} ms/step)")
+    print(f"trie building in the warm-up:   {cold_s:8.2f} s over {len(questions)} questions (extra over free)")
+    print(f"median per-question ratio:      {statistics.median(ratios):8.3f}x")
+    print(f"ratio constrained / free:       {total_c / total_f:8.3f}x (target <= {TARGET_RATIO}x)")
+
+
+if __name__ == "__main__":
+    main()
