@@ -73,14 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from kgpeft.errors import KGPeftError
     from kgpeft.modeling import ModelConfig
     from kgpeft.training.config import KGDistillConfig
-    from kgpeft.training.pipeline import (
-        DEFAULT_BATCH_SIZE,
-        DEFAULT_LEARNING_RATE,
-        DEFAULT_MAX_STEPS,
-        checkpoint_dir,
-        default_output_dir,
-        fit,
-    )
+    from kgpeft.training.pipeline import FIT_DEFAULTS, checkpoint_dir, default_output_dir, fit
 
     console = Console(stderr=True)
     values = load_config_file(args.config)
@@ -92,13 +85,7 @@ def run(args: argparse.Namespace) -> int:
         for k, v in vars(args).items()
         if k not in {"func", "command", "config", "kg", "questions", "output_dir", "resume"}
     }
-    values = {
-        "max_steps": DEFAULT_MAX_STEPS,
-        "per_device_train_batch_size": DEFAULT_BATCH_SIZE,
-        "learning_rate": DEFAULT_LEARNING_RATE,
-        **values,
-        **cli_values,
-    }
+    values = {**FIT_DEFAULTS, **values, **cli_values}
     output_dir = args.output_dir or values.pop("output_dir", None) or default_output_dir(args.kg)
     values["output_dir"] = str(checkpoint_dir(Path(output_dir)))
     model_config = build_config(ModelConfig, values, "model options")

@@ -24,10 +24,14 @@ from kgpeft.types import StrPath
 logger = logging.getLogger(__name__)
 
 # Budget of a default run: sized so that `kgpeft fit` on kg/countries.ttl with the default
-# base model finishes in about ten minutes on 2 CPU cores (issue 6), measured in README.
-DEFAULT_MAX_STEPS = 150
-DEFAULT_BATCH_SIZE = 8
-DEFAULT_LEARNING_RATE = 1e-3
+# base model finishes in about ten minutes on 2 CPU cores (issue 6; figures in README).
+# Gradient checkpointing (TRL's default) trades compute for memory that a 135M model does not need.
+FIT_DEFAULTS: dict[str, Any] = {
+    "max_steps": 150,
+    "per_device_train_batch_size": 8,
+    "learning_rate": 1e-3,
+    "gradient_checkpointing": False,
+}
 
 
 @dataclass
@@ -95,12 +99,7 @@ def fit(
         model_config = dataclasses.replace(model_config, base_model=base_model)
     output_dir = Path(output_dir) if output_dir else default_output_dir(kg)
     run_dir = checkpoint_dir(output_dir)
-    train_config = train_config or KGDistillConfig(
-        output_dir=str(run_dir),
-        max_steps=DEFAULT_MAX_STEPS,
-        per_device_train_batch_size=DEFAULT_BATCH_SIZE,
-        learning_rate=DEFAULT_LEARNING_RATE,
-    )
+    train_config = train_config or KGDistillConfig(output_dir=str(run_dir), **FIT_DEFAULTS)
     train_config.output_dir = str(run_dir)
 
     stage(f"loading the knowledge graph {kg}")
@@ -131,6 +130,7 @@ def fit(
     stage(
         f"training a LoRA adapter on {model_config.base_model} ({'4-bit nf4' if model_config.load_in_4bit else 'full precision'})"
     )
+    import torch
     from peft import prepare_model_for_kbit_training
 
     from kgpeft.training.trainer import KGDistillTrainer
@@ -149,6 +149,12 @@ def fit(
         processing_class=tokenizer,
         peft_config=lora_config(model_config),
     )
+    if model_config.load_in_4bit and not torch.cuda.is_available():
+        # TRL keeps QLoRA adapter weights in bf16 (the paper's GPU recipe); CPUs run bf16 matmuls
+        # several times slower than fp32 and the adapter would be saved in bf16, so keep fp32 here.
+        for param in trainer.model.parameters():
+            if param.requires_grad:
+                param.data = param.data.float()
     checkpoint = _last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
