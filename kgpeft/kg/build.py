@@ -184,6 +184,8 @@ def _renumber(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct non-negative ``values`` (all below ``size``) in order, and each value's
     position among them (-1 stays -1): ``np.unique(..., return_inverse=True)`` without a sort."""
     valid = values >= 0
+    if size == 0:
+        return np.zeros(0, dtype=np.int64), np.full(len(values), -1, dtype=np.int64)
     present = np.zeros(size, dtype=bool)
     present[values[valid]] = True
     distinct = np.flatnonzero(present)
@@ -215,7 +217,7 @@ def _predicate_label(nodes: Sequence[bytes], names: _Names, iri: str) -> str:
     return label or L.fallback_label(iri)
 
 
-def _relation_literals(triples: Triples, relation_terms: list[str]) -> list[tuple[int, str, str]]:
+def _relation_literals(triples: Triples, relation_terms: list[str]) -> list[list]:
     """(relation, predicate IRI, text) of the literals stated about each relation's own IRI."""
     rows = []
     subjects = triples.facts[:, 0]
@@ -227,7 +229,7 @@ def _relation_literals(triples: Triples, relation_terms: list[str]) -> list[tupl
         lo, hi = np.searchsorted(subjects, [node, node + 1])
         for _, predicate, literal in triples.facts[lo:hi].tolist():
             iri = _bare(triples.predicates[predicate]).decode("utf-8")
-            rows.append((r, iri, L.parse_literal(triples.literals[literal])[0]))
+            rows.append([r, iri, L.parse_literal(triples.literals[literal])[0]])  # lists: the cache stores JSON
     return rows
 
 

@@ -76,7 +76,7 @@ def _build(ntriples: bytes, *, name: str, language: str, source: str | None) -> 
         raise KGLoadError(f"{name}: the graph is empty (no triples): check that this is the right file and format.")
     if len(triples.edges) == 0:
         raise KGLoadError(
-            f"{name}: no triple links two entities (all {len(triples.facts)} objects are literals): "
+            f"{name}: no triple links two entities (the objects of all {len(triples.facts)} triples are literals): "
             "kgpeft needs entity-to-entity triples to find paths."
         )
     return build_graph(triples, language=language, source=source, sha256=triples.sha256())

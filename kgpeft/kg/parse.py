@@ -57,6 +57,7 @@ def decompress(raw: bytes, path: Path) -> bytes:
 def to_ntriples(data: bytes, fmt: RdfFormat, *, name: str, base_iri: str | None) -> bytes:
     """Parse ``data`` (in ``fmt``) and return the graph as N-Triples; ``name`` is used in errors.
 
+    >>> from kgpeft.kg.formats import BY_NAME
     >>> to_ntriples(b"<http://a> <http://b> 'c' .", BY_NAME["turtle"], name="x.ttl", base_iri=None)
     b'<http://a> <http://b> "c" .\\n'
     """
@@ -94,9 +95,13 @@ def _rdflib_to_ntriples(data: bytes, fmt: RdfFormat, *, name: str) -> bytes:
     try:
         dataset.parse(data=data, format=fmt.rdflib)
     except Exception as err:  # rdflib raises many unrelated types for malformed input
-        line = re.search(r"line (\d+)", str(err))
-        where = f"{name}:{line.group(1)}" if line else name
-        raise KGLoadError(f"{where}: malformed {fmt.name}: {_one_line(str(err))}.") from None
+        message, line, column = _one_line(str(err)), None, None
+        if found := re.match(r"\S*?:(\d+):(\d+): ", message):  # SAX style: "source:LINE:COLUMN: reason"
+            line, column, message = found.group(1), found.group(2), message[found.end() :]
+        elif found := re.search(r"line (\d+)", message):
+            line = found.group(1)
+        where = name + "".join(f":{part}" for part in (line, column) if part)
+        raise KGLoadError(f"{where}: malformed {fmt.name}: {message}; fix the file or pass the right format.") from None
     return graph_to_ntriples(dataset)
 
 
