@@ -18,7 +18,7 @@ import numpy as np
 from kgpeft.kg import labels as L
 from kgpeft.kg.graph import KnowledgeGraph
 from kgpeft.kg.strings import StringTable
-from kgpeft.kg.triples import Triples
+from kgpeft.kg.triples import Triples, lexsort
 
 LABEL, ALIAS, DESCRIPTION = 1, 2, 3
 ROLES = ((LABEL, L.LABEL_PREDICATES), (ALIAS, L.ALIAS_PREDICATES), (DESCRIPTION, L.DESCRIPTION_PREDICATES))
@@ -53,7 +53,8 @@ class _Names:
         label_nodes, label_literals = self.rows[LABEL]
         first = _first_of_runs(label_nodes)
         self.label_nodes = label_nodes[first]  # sorted nodes that have a label
-        self.label_texts = L.sanitize_all(L.literal_texts([self.literals[i] for i in label_literals[first].tolist()]))
+        chosen = list(map(self.literals.__getitem__, label_literals[first].tolist()))
+        self.label_texts = L.sanitize_all(L.literal_texts(chosen))
         self.other_labels = np.ones(len(label_nodes), dtype=bool)
         self.other_labels[first] = False
 
@@ -161,7 +162,7 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
         "attr_predicate_labels": StringTable.from_strings(
             _predicate_label(nodes, names, _bare(triples.predicates[p]).decode("utf-8")) for p in attr_preds.tolist()
         ),
-        "literals": StringTable.from_bytes([literal_terms[i] for i in used.tolist()]),
+        "literals": StringTable.from_bytes(list(map(literal_terms.__getitem__, used.tolist()))),
     }
     meta = {
         "relation_literals": _relation_literals(triples, relation_terms),
@@ -252,10 +253,7 @@ def _adjacency(
     num_steps = 2 * num_relations
     key = np.concatenate([s * num_steps + r, o * num_steps + r + num_relations])  # (2T,) entity * 2R + step
     target = np.concatenate([o, s])  # (2T,)
-    if len(key) and int(key.max()) < np.iinfo(np.int64).max // max(num_entities, 1):
-        order = np.argsort(key * num_entities + target)  # one int64 key sorts faster than lexsort's two
-    else:
-        order = np.lexsort((target, key))
+    order = lexsort(key, target)
     key, target = key[order], target[order]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
     return {
