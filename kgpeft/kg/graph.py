@@ -43,7 +43,8 @@ class KnowledgeGraph:
 
     Build one with :func:`kgpeft.kg.load_graph`.
 
-    >>> kg = load_graph("kg/countries.ttl")  # doctest: +SKIP
+    >>> from kgpeft.kg import load_graph
+    >>> kg = load_graph("kg/countries.ttl")
     >>> france = kg.entity_by_label("France")
     >>> [kg.entity_label(e) for e in kg.neighbors(france, kg.relation_by_label("located in"))]
     ['Western Europe']

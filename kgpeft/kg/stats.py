@@ -14,7 +14,8 @@ PERCENTILES = (50, 90, 99, 100)
 def graph_stats(kg: KnowledgeGraph, top_relations: int = 10) -> dict[str, Any]:
     """Counts, label coverage, degree percentiles and the most used relations of ``kg``.
 
-    >>> graph_stats(load_graph("kg/countries.ttl"))["relations"]  # doctest: +SKIP
+    >>> from kgpeft.kg import load_graph
+    >>> graph_stats(load_graph("kg/countries.ttl"))["relations"]
     4
     """
     degree = np.diff(kg.entity_start)  # edges in either direction at each entity
