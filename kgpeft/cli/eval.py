@@ -7,14 +7,11 @@ kgpeft eval --adapter DIR --questions Q.jsonl --kg FILE --json out.json
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from pathlib import Path
 
 _HELP = "Evaluate an adapter and write a report."
 KEYWORDS = ("base", "teacher", "unconstrained")
-
-logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kgpeft.adapters import read_adapter
+    from kgpeft.data import EntityLinker
     from kgpeft.errors import DataError
     from kgpeft.evaluation import SystemResult, evaluate, link_questions, read_training_log, write_report
     from kgpeft.evaluation.report import results_json
@@ -79,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         questions = questions[: args.limit]
     if not questions:
         raise DataError(f"no questions to evaluate in {source}")
-    questions = link_questions(kg, questions)
+    linker = EntityLinker(kg)
+    questions = link_questions(kg, questions, linker)
 
     compare = _compare_list(args.compare, student.path)
     others = [c for c in compare if c not in KEYWORDS]
@@ -99,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 kg,
                 probes=False,
                 progress=lambda n, task=task: progress.advance(task, n),
+                linker=linker,
             )
             progress.update(task, description=f"{system.name:<14} probes")
             metrics.update(system.probes(kg))

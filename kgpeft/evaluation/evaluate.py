@@ -45,17 +45,19 @@ def evaluate(
     *,
     probes: bool = True,
     progress: Callable[[int], None] | None = None,
+    linker: EntityLinker | None = None,
 ) -> dict[str, float | None]:
     """Answer every question with ``system`` and score it (see :mod:`kgpeft.evaluation.metrics`).
 
     Questions without a topic are linked first; those that still have none count as
     misses (``unlinked``). With ``probes``, the system's model-level metrics (fact probe,
-    retention) are added. ``progress`` is called with the number of questions done per batch.
+    retention) are added. ``progress`` is called with the number of questions done per batch;
+    ``linker`` saves rebuilding the entity linker when several systems are evaluated.
 
     >>> evaluate(ReasonerSystem("student", reasoner, adapter="countries"), test, kg)["hits@1"]  # doctest: +SKIP
     0.84
     """
-    questions = link_questions(kg, questions)
+    questions = link_questions(kg, questions, linker)
     predictions: list[Prediction] = []
     for start in range(0, len(questions), system.batch_size):
         batch = questions[start : start + system.batch_size]

@@ -1,112 +1,24 @@
-"""Fixtures for the evaluation tests: the inference tests' small world, and tiny adapter folders made in seconds.
+"""The evaluation tests use the inference tests' fixtures (small world, tiny model, adapter folders).
 
-An adapter here is the tiny Llama with a LoRA whose weights are random (``init_lora_weights=False``),
-so it changes the logits, saved as `kgpeft fit` saves one: PEFT files, tokenizer,
-``kgpeft.json``, ``training_log.json`` and optionally an oracle ``teacher/``.
+They are loaded from ``tests/inference/conftest.py`` by path and re-exported here, so the
+two test folders share one definition (pytest registers the fixtures a conftest's module
+namespace holds).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import shutil
-from collections.abc import Callable, Iterator
+import importlib.util
 from pathlib import Path
 
-import pytest
+_spec = importlib.util.spec_from_file_location(
+    "inference_fixtures", Path(__file__).parents[1] / "inference" / "conftest.py"
+)
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
 
-WORLD_TTL = Path(__file__).parents[1] / "inference" / "world.ttl"
-
-QUESTIONS = [
-    {"question": "Which region is Germany in?", "topic": "Germany", "answers": ["Western Europe"]},
-    {"question": "What is the capital of France?", "answers": ["Paris"]},  # topic linked from the text
-    {
-        "question": "Which countries border Spain?",
-        "topic": "http://example.org/world/Spain",
-        "answers": ["France", "Portugal"],
-    },
-    {"question": "Which continent is Japan in?", "topic": "Japan", "answers": ["Asia"]},
-    {"question": "What is Poland's capital?", "topic": "Poland"},  # unlabelled
-]
-
-
-@pytest.fixture(scope="session")
-def world_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Path(shutil.copy(WORLD_TTL, tmp_path_factory.mktemp("world") / "world.ttl"))
-
-
-@pytest.fixture(scope="session")
-def world(world_path: Path):
-    from kgpeft.kg import load_graph
-
-    return load_graph(world_path)
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_checkpoint: Path):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
-
-
-@pytest.fixture(scope="session")
-def question_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("questions") / "questions.jsonl"
-    path.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="session")
-def make_adapter(tiny_checkpoint: Path, world_path: Path, world) -> Callable[..., Path]:
-    """``make_adapter(folder, alpha=0.5, teacher=False, seed=0)``: a tiny adapter folder trained on the world KG."""
-
-    def make(folder: Path, *, alpha: float = 0.5, teacher: bool = False, seed: int = 0) -> Path:
-        import torch
-        from peft import LoraConfig, get_peft_model
-
-        from kgpeft.adapters.record import AdapterRecord
-        from kgpeft.data import DataConfig
-        from kgpeft.io import write_json
-        from kgpeft.modeling import base_model_fingerprint, load_base_model
-        from kgpeft.teachers import get_teacher
-
-        model, tokenizer = load_base_model(str(tiny_checkpoint), load_in_4bit=False)
-        fingerprint = base_model_fingerprint(model.config)
-        torch.manual_seed(seed)
-        config = LoraConfig(
-            r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM"
-        )
-        get_peft_model(model, config).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        data = DataConfig(max_hops=2, num_questions=60, test_ratio=0.3, validation_ratio=0.1)
-        AdapterRecord(
-            domain="world",
-            base_model=str(tiny_checkpoint),
-            base_model_fingerprint=fingerprint,
-            load_in_4bit=False,
-            kg_path=str(world_path),
-            kg_sha256=world.sha256,
-            teacher="oracle" if teacher else "",
-            loss={"alpha": alpha, "temperature": 2.0, "soft_top_k": 8},
-            data={"config": dataclasses.asdict(data), "sizes": {}},
-        ).save(folder)
-        log = [{"step": s, "loss": 3.0 / s, "hard_loss": 2.0 / s, "soft_loss": 1.0 / s} for s in range(1, 6)]
-        write_json(folder / "training_log.json", log)
-        if teacher:
-            oracle = get_teacher("oracle", max_hops=2)
-            oracle.fit(world, [])
-            oracle.save(folder / "teacher")
-        return folder
-
-    return make
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """A tiny model's matrices are too small to share: on a busy machine extra threads only wait on each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+world_path = _fixtures.world_path
+world = _fixtures.world
+tiny_model = _fixtures.tiny_model
+question_file = _fixtures.question_file
+make_adapter = _fixtures.make_adapter
+_one_thread = _fixtures._one_thread
