@@ -45,7 +45,7 @@ class _Names:
         named = facts[self.role[facts[:, 1]] > 0]
         node, predicate, literal = named[:, 0], named[:, 1], named[:, 2]
         rank = _language_ranks(self.literals, literal, language)
-        order = np.lexsort((literal, precedence[predicate], rank, node, self.role[predicate]))
+        order = lexsort(self.role[predicate], node, rank, precedence[predicate], literal)
         self.rows = {}  # role -> (node, literal) rows, best first within each node
         for role, _ in ROLES:
             rows = order[self.role[predicate[order]] == role]
@@ -84,37 +84,28 @@ class _Names:
 
 
 def build_graph(triples: Triples, *, language: str, source: str | None, sha256: str) -> KnowledgeGraph:
-    nodes, edges, facts = triples.nodes, triples.edges, triples.facts
+    """The :class:`KnowledgeGraph` of canonical ``triples``, labelled in ``language``."""
     names = _Names(triples, language)
-
-    predicate_set = set(triples.predicates)
-    in_edges = np.zeros(len(nodes), dtype=bool)
-    in_edges[edges[:, 0]] = in_edges[edges[:, 2]] = True
-    is_predicate = np.fromiter(map(predicate_set.__contains__, nodes), dtype=bool, count=len(nodes))
-    entity_nodes = np.flatnonzero(in_edges | ~is_predicate)
+    entity_nodes, entity_of_node = _entities(triples)
     num_entities = len(entity_nodes)
-    entity_of_node = np.full(len(nodes), -1, dtype=np.int64)
-    entity_of_node[entity_nodes] = np.arange(num_entities)
-    relation_preds = np.unique(edges[:, 1])
+    relation_preds = np.unique(triples.edges[:, 1])
     relation_of_pred = np.full(len(triples.predicates), -1, dtype=np.int64)
     relation_of_pred[relation_preds] = np.arange(len(relation_preds))
-    entity_terms = StringTable.from_bytes(
-        [t[1:-1] if t[:1] == b"<" else t for t in map(nodes.__getitem__, entity_nodes.tolist())]
+    s, r, o = (
+        entity_of_node[triples.edges[:, 0]],
+        relation_of_pred[triples.edges[:, 1]],
+        entity_of_node[triples.edges[:, 2]],
     )
+    entity_terms = StringTable.from_bytes(list(map(_bare, map(triples.nodes.__getitem__, entity_nodes.tolist()))))
 
+    plain = [""] * num_entities  # labels before disambiguation
     labelled = entity_of_node[names.label_nodes]
-    entity_labels: list[str] = [""] * num_entities
     for e, text in zip(labelled.tolist(), names.label_texts, strict=True):
         if e >= 0:
-            entity_labels[e] = text
-    for e in (e for e, text in enumerate(entity_labels) if not text):
-        entity_labels[e] = L.fallback_label(entity_terms[e])
-
-    s = entity_of_node[edges[:, 0]]
-    r = relation_of_pred[edges[:, 1]]
-    o = entity_of_node[edges[:, 2]]
+            plain[e] = text
+    for e in (e for e, text in enumerate(plain) if not text):
+        plain[e] = L.fallback_label(entity_terms[e])
     type_rows = _type_rows(triples.predicates, relation_preds, s, r, o)
-    plain = entity_labels
 
     def entity_qualifiers(e: int) -> list[str]:
         lo, hi = np.searchsorted(type_rows[:, 0], [e, e + 1])
@@ -122,58 +113,80 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
         return [*types, L.qualifier_from_iri(entity_terms[e], plain[e])]
 
     entity_labels = L.disambiguate(plain, entity_qualifiers)
-
-    literal_terms = list(triples.literals)
-    alias_entities, alias_values = names.aliases(entity_of_node)
-    renamed = [e for e, (before, after) in enumerate(zip(plain, entity_labels, strict=True)) if before != after]
-    if renamed:  # the plain name of a disambiguated entity stays findable, as its first alias
-        alias_entities = np.concatenate([renamed, alias_entities])
-        alias_values = np.concatenate([len(literal_terms) + np.arange(len(renamed)), alias_values])
-        literal_terms += [L.ntriples_literal(plain[e]) for e in renamed]
-        order = np.argsort(alias_entities, kind="stable")
-        alias_entities, alias_values = alias_entities[order], alias_values[order]
-
     relation_terms = [_bare(triples.predicates[p]).decode("utf-8") for p in relation_preds.tolist()]
     relation_labels = L.disambiguate(
-        [_predicate_label(nodes, names, term) for term in relation_terms],
+        [_predicate_label(triples.nodes, names, term) for term in relation_terms],
         lambda i: L.namespace_qualifier(relation_terms[i]),
     )
 
-    attributes = facts[(names.role[facts[:, 1]] == 0) & (entity_of_node[facts[:, 0]] >= 0)]
-    attr_preds, attr_predicate = _renumber(attributes[:, 1], len(triples.predicates))
-    descriptions = names.descriptions(entity_of_node, num_entities)
-    # Keep only the literals the index refers to, renumbered in their (canonical) order.
-    used, renumber = _renumber(np.concatenate([alias_values, attributes[:, 2], descriptions]), len(literal_terms))
-
     arrays = _adjacency(s, r, o, num_entities, len(relation_preds))
-    arrays["alias_start"] = np.searchsorted(alias_entities, np.arange(num_entities + 1)).astype(np.int64)
-    arrays["alias_value"] = renumber[: len(alias_values)].astype(np.int32)
-    arrays["description"] = renumber[len(renumber) - num_entities :].astype(np.int32)
-    attr_entities = entity_of_node[attributes[:, 0]]
-    arrays["attr_start"] = np.searchsorted(attr_entities, np.arange(num_entities + 1)).astype(np.int64)
-    arrays["attr_predicate"] = attr_predicate.astype(np.int32)
-    arrays["attr_value"] = renumber[len(alias_values) : len(alias_values) + len(attributes)].astype(np.int32)
-
+    literal_arrays, literals, attr_preds = _literal_arrays(triples, names, entity_of_node, plain, entity_labels)
+    arrays.update(literal_arrays)
     tables = {
         "entity_terms": entity_terms,
         "relation_terms": StringTable.from_strings(relation_terms),
         "entity_labels": StringTable.from_strings(entity_labels),
         "relation_labels": StringTable.from_strings(relation_labels),
         "attr_predicate_labels": StringTable.from_strings(
-            _predicate_label(nodes, names, _bare(triples.predicates[p]).decode("utf-8")) for p in attr_preds.tolist()
+            _predicate_label(triples.nodes, names, _bare(triples.predicates[p]).decode("utf-8"))
+            for p in attr_preds.tolist()
         ),
-        "literals": StringTable.from_bytes(list(map(literal_terms.__getitem__, used.tolist()))),
+        "literals": literals,
     }
     meta = {
         "relation_literals": _relation_literals(triples, relation_terms),
         "sha256": sha256,
         "source": source,
         "language": language,
-        "num_literal_triples": len(facts),
+        "num_literal_triples": len(triples.facts),
         "num_labelled": int(np.count_nonzero(labelled >= 0)),
-        "num_described": int(np.count_nonzero(descriptions >= 0)),
+        "num_described": int(np.count_nonzero(arrays["description"] >= 0)),
     }
     return KnowledgeGraph(arrays, tables, meta)
+
+
+def _entities(triples: Triples) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes that are entities (see the module docstring), and each node's entity id or -1."""
+    in_edges = np.zeros(len(triples.nodes), dtype=bool)
+    in_edges[triples.edges[:, 0]] = in_edges[triples.edges[:, 2]] = True
+    predicates = set(triples.predicates)
+    is_predicate = np.fromiter(map(predicates.__contains__, triples.nodes), dtype=bool, count=len(triples.nodes))
+    entity_nodes = np.flatnonzero(in_edges | ~is_predicate)
+    entity_of_node = np.full(len(triples.nodes), -1, dtype=np.int64)
+    entity_of_node[entity_nodes] = np.arange(len(entity_nodes))
+    return entity_nodes, entity_of_node
+
+
+def _literal_arrays(
+    triples: Triples, names: _Names, entity_of_node: np.ndarray, plain: list[str], labels: list[str]
+) -> tuple[dict[str, np.ndarray], StringTable, np.ndarray]:
+    """Aliases, descriptions and attributes as index arrays into one table of the literals they use,
+    that table, and the predicates of the attributes."""
+    num_entities = len(labels)
+    literal_terms = triples.literals
+    alias_entities, alias_values = names.aliases(entity_of_node)
+    renamed = [e for e, (before, after) in enumerate(zip(plain, labels, strict=True)) if before != after]
+    if renamed:  # the plain name of a disambiguated entity stays findable, as its first alias
+        alias_entities = np.concatenate([renamed, alias_entities])
+        alias_values = np.concatenate([len(literal_terms) + np.arange(len(renamed)), alias_values])
+        literal_terms = literal_terms + [L.ntriples_literal(plain[e]) for e in renamed]
+        order = np.argsort(alias_entities, kind="stable")
+        alias_entities, alias_values = alias_entities[order], alias_values[order]
+    facts = triples.facts
+    attributes = facts[(names.role[facts[:, 1]] == 0) & (entity_of_node[facts[:, 0]] >= 0)]
+    attr_preds, attr_predicate = _renumber(attributes[:, 1], len(triples.predicates))
+    descriptions = names.descriptions(entity_of_node, num_entities)
+    # Keep only the literals the index refers to, renumbered in their (canonical) order.
+    used, renumber = _renumber(np.concatenate([alias_values, attributes[:, 2], descriptions]), len(literal_terms))
+    arrays = {
+        "alias_start": np.searchsorted(alias_entities, np.arange(num_entities + 1)).astype(np.int64),
+        "alias_value": renumber[: len(alias_values)].astype(np.int32),
+        "attr_start": np.searchsorted(entity_of_node[attributes[:, 0]], np.arange(num_entities + 1)).astype(np.int64),
+        "attr_predicate": attr_predicate.astype(np.int32),
+        "attr_value": renumber[len(alias_values) : len(alias_values) + len(attributes)].astype(np.int32),
+        "description": renumber[len(renumber) - num_entities :].astype(np.int32),
+    }
+    return arrays, StringTable.from_bytes(list(map(literal_terms.__getitem__, used.tolist()))), attr_preds
 
 
 def _bare(term: bytes) -> bytes:
