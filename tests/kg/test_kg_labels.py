@@ -124,3 +124,16 @@ def test_label_helpers():
     assert sanitize(" a\t\tb ") == "a b"
     assert disambiguate(["X", "x", "Y"], lambda i: []) == ["X (1)", "x (2)", "Y"]
     assert disambiguate(["A", "A", "A (1)"], lambda i: []) == ["A (1) (2)", "A (2)", "A (1)"]
+
+
+def test_relation_literals_and_relation_label_language(write):
+    kg = load(
+        write,
+        """ex:locatedIn rdfs:label "liegt in"@de, "located in"@en ; ex:template "Where is {s}?", "In which place is {s}?" .
+        ex:a ex:locatedIn ex:b .
+        """,
+    )
+    located = kg.relation_by_label("located in")
+    assert kg.relation_literals(located, EX + "template") == ["In which place is {s}?", "Where is {s}?"]
+    assert kg.relation_literals(located, EX + "other") == []
+    assert kg.entity_by_iri(EX + "locatedIn") is None  # a predicate's own literals do not make it an entity
