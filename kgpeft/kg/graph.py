@@ -122,11 +122,10 @@ class KnowledgeGraph:
         return literal_texts([self.literals.raw(int(i)) for i in literals])
 
     def relation_literals(self, r: int, predicate_iri: str) -> list[str]:
-        """Texts of the literals ``<relation IRI> <predicate_iri> "..."`` (e.g. the relation's templates)."""
+        """Texts of the literals ``<relation IRI> <predicate_iri> "..."`` (e.g. the relation's templates), sorted."""
         r = self._relation(r)
-        return [
-            text for rel, predicate, text in self.meta["relation_literals"] if rel == r and predicate == predicate_iri
-        ]
+        rows = self.meta["relation_literals"]
+        return sorted(text for rel, predicate, text in rows if rel == r and predicate == predicate_iri)
 
     def entity_by_iri(self, iri: str) -> EntityId | None:
         return self._iri_index.get(iri)
