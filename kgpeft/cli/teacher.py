@@ -1,20 +1,174 @@
-"""`kgpeft teacher`: Fit or evaluate a path-generating teacher."""
+"""`kgpeft teacher`: fit a path-generating teacher on a knowledge graph, or evaluate a fitted one.
+
+    kgpeft teacher fit --kg FILE [--teacher gnn] [--questions Q.jsonl] [-o DIR] [teacher options]
+    kgpeft teacher eval --kg FILE --teacher-dir DIR [--split test] [--json FILE]
+
+Teacher options (``--epochs``, ``--hidden-dim``, ``--temperature``, ...) are generated
+from the registered teachers' config dataclasses. They are added when ``teacher fit``
+is parsed, not at start-up, because the teacher modules import torch and PyG: ``kgpeft
+--help`` stays instant.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from kgpeft.cli import not_built
+from kgpeft.errors import KGPeftError
+
+SPLITS = ("train", "validation", "test")
+
+
+class _LazyFlagsParser(argparse.ArgumentParser):
+    """An ArgumentParser that calls ``add_flags(self)`` right before its first parse (help included)."""
+
+    def __init__(self, *args: Any, add_flags: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._add_flags = add_flags
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._add_flags is not None:
+            add_flags, self._add_flags = self._add_flags, None
+            add_flags(self)
+        return super().parse_known_args(args, namespace)
+
+
+def add_teacher_flags(parser: argparse.ArgumentParser) -> None:
+    """``--field`` flags for every field of every registered teacher's config, one group per teacher.
+
+    A field several teachers share (``max_hops``, ``temperature``) gets one flag, in the
+    first group that has it; unset flags stay out of the namespace.
+    """
+    from kgpeft.cli.options import add_dataclass_arguments
+    from kgpeft.teachers.base import TeacherConfig
+    from kgpeft.teachers.registry import available_teachers, teacher_class
+
+    seen = {f.name for f in dataclasses.fields(TeacherConfig)}
+    add_dataclass_arguments(parser.add_argument_group("options of every teacher"), TeacherConfig, sorted(seen))
+    for name in available_teachers():
+        config_class = teacher_class(name).config_class
+        own = [f.name for f in dataclasses.fields(config_class) if f.name not in seen]
+        seen.update(own)
+        if own:
+            add_dataclass_arguments(parser.add_argument_group(f"{name} teacher options"), config_class, own)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "teacher",
-        help="Fit or evaluate a path-generating teacher.",
-        description="Fit or evaluate a path-generating teacher.",
+    help_ = "Fit or evaluate a path-generating teacher."
+    parser = subparsers.add_parser("teacher", help=help_, description=help_)
+    parser.set_defaults(func=run, command="teacher", action=None)
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=_LazyFlagsParser)
+
+    fit_help = "Fit a teacher on a KG's training questions (early stopping on validation) and save it."
+    fit = actions.add_parser("fit", help=fit_help, description=fit_help, add_flags=add_teacher_flags)
+    fit.add_argument("--kg", required=True, metavar="FILE", help="RDF file of the knowledge graph.")
+    fit.add_argument(
+        "--teacher", default="gnn", metavar="NAME", help="Registered teacher: gnn, oracle, llm (default: gnn)."
     )
-    parser.set_defaults(func=run, command="teacher")
+    fit.add_argument(
+        "--questions", metavar="Q.jsonl", help="JSONL question file (default: questions synthesised from the KG)."
+    )
+    fit.add_argument("-o", "--output", metavar="DIR", help="Output folder (default: teachers/<KG name>-<teacher>).")
+    fit.set_defaults(action="fit")
+
+    eval_help = "Evaluate a fitted teacher alone on a split: Hits@1, F1 and path validity."
+    evaluate = actions.add_parser("eval", help=eval_help, description=eval_help)
+    evaluate.add_argument("--kg", required=True, metavar="FILE", help="RDF file the teacher was fitted on.")
+    evaluate.add_argument("--teacher-dir", required=True, metavar="DIR", help="Folder written by `kgpeft teacher fit`.")
+    evaluate.add_argument("--split", default="test", choices=SPLITS, help="Split to evaluate (default: test).")
+    evaluate.add_argument(
+        "--questions",
+        metavar="Q.jsonl",
+        help="JSONL question file (default: the questions the teacher was fitted with).",
+    )
+    evaluate.add_argument("--json", metavar="FILE", help="Also write the metrics to this JSON file.")
+    evaluate.set_defaults(action="eval")
+    parser.set_defaults(print_help=parser.print_help)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise not_built("teacher", "issue 5")
+    if args.action == "fit":
+        return run_fit(args)
+    if args.action == "eval":
+        return run_eval(args)
+    args.print_help()
+    return 1
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from kgpeft.data import DataConfig, build_dataset
+    from kgpeft.kg import load_graph
+    from kgpeft.teachers import get_teacher
+    from kgpeft.teachers.registry import teacher_class
+
+    console = Console(stderr=True)
+    options = _teacher_options(args, teacher_class(args.teacher).config_class)
+    teacher = get_teacher(args.teacher, **options)
+    kg = load_graph(args.kg)
+    data_config = DataConfig(max_hops=teacher.config.max_hops, question_file=args.questions)
+    questions = build_dataset(kg, data_config)
+    train, validation = questions.split("train"), questions.split("validation")
+    console.print(f"fitting the {args.teacher} teacher on {len(train)} questions ({len(validation)} for validation)")
+    metrics = teacher.fit(kg, train, validation=validation)
+    teacher.info = {"data": dataclasses.asdict(data_config)}
+    output = (
+        Path(args.output) if args.output else Path("teachers") / f"{Path(args.kg).name.split('.')[0]}-{args.teacher}"
+    )
+    teacher.save(output)
+    _print_metrics(f"{args.teacher} teacher, fitted", metrics)
+    console.print(f"saved to {output}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from kgpeft.data import DataConfig, build_dataset
+    from kgpeft.io import write_json
+    from kgpeft.kg import load_graph
+    from kgpeft.teachers import evaluate_teacher, load_teacher
+
+    kg = load_graph(args.kg)
+    teacher = load_teacher(args.teacher_dir, kg)
+    recorded = teacher.info.get("data", {})
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    data_config = DataConfig(**{k: v for k, v in recorded.items() if k in known})
+    if args.questions:
+        data_config = dataclasses.replace(data_config, question_file=args.questions)
+    questions = build_dataset(kg, data_config).split(args.split)
+    if teacher.needs_answers:
+        questions = [q for q in questions if q.answers]
+    metrics = {"teacher": teacher.name, "split": args.split, **evaluate_teacher(teacher, questions)}
+    _print_metrics(f"{teacher.name} teacher on the {args.split} split", metrics)
+    if args.json:
+        write_json(args.json, metrics)
+    return 0
+
+
+def _teacher_options(args: argparse.Namespace, config_class: type) -> dict[str, Any]:
+    """The teacher flags given on the command line; one that the chosen teacher lacks is an error."""
+    from kgpeft.teachers.registry import available_teachers, teacher_class
+
+    flags = {f.name for name in available_teachers() for f in dataclasses.fields(teacher_class(name).config_class)}
+    given = {name: getattr(args, name) for name in flags if hasattr(args, name)}
+    own = {f.name for f in dataclasses.fields(config_class)}
+    foreign = sorted(set(given) - own)
+    if foreign:
+        listed = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        raise KGPeftError(f"option {listed} does not apply to the {args.teacher} teacher")
+    return given
+
+
+def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)

@@ -1,0 +1,19 @@
+"""Path-generating teachers: registered by name, fitted on a KG, predicting path distributions."""
+
+from __future__ import annotations
+
+from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
+from kgpeft.teachers.evaluate import evaluate_teacher, score_predictions
+from kgpeft.teachers.registry import available_teachers, get_teacher, load_teacher, register_teacher
+
+__all__ = [
+    "PathDistribution",
+    "PathTeacher",
+    "TeacherConfig",
+    "available_teachers",
+    "evaluate_teacher",
+    "get_teacher",
+    "load_teacher",
+    "register_teacher",
+    "score_predictions",
+]

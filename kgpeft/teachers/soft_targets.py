@@ -1,0 +1,321 @@
+"""Token-level soft targets for distillation, computed once and stored with the dataset.
+
+A path teacher's soft targets are *trie marginals* (DESIGN.md): each candidate path of
+its :class:`~kgpeft.teachers.base.PathDistribution` is rendered as a completion (the
+path and its answer line) and tokenised exactly as training rows are; a trie over
+those token sequences carries the path probabilities. At position j of a row's target
+completion, the teacher's next-token distribution is the mass of the candidates that
+agree with the first j target tokens, split by their (j+1)-th token. The product of
+these marginals along a candidate is that candidate's probability. Where no candidate
+agrees any more, the row is all zeros: no teacher information (CONTRACTS.md).
+
+A token teacher (the ``llm`` teacher) gives its own top-k instead. Either way the
+result lands in ``teacher_ids`` / ``teacher_probs`` columns, cached on disk, so the
+trainer never runs a teacher inside a training step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from kgpeft.errors import TeacherError
+from kgpeft.io import atomic_dir, cache_dir
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+    from kgpeft.data import Question
+    from kgpeft.kg import KnowledgeGraph
+    from kgpeft.teachers.base import PathDistribution, PathTeacher
+
+logger = logging.getLogger(__name__)
+
+# Bump when the soft targets computed for the same inputs change, to retire old caches.
+SOFT_TARGETS_VERSION = 1
+TOKEN_COLUMNS = ("input_ids", "completion_mask")
+QUESTION_COLUMNS = ("id", "question", "topic", "answers", "gold_paths", "kind")
+
+
+@runtime_checkable
+class TokenTeacher(Protocol):
+    """A teacher that gives token distributions itself (an LM sharing the student's tokenizer)."""
+
+    def check_tokenizer(self, student: PreTrainedTokenizerBase) -> None: ...
+
+    def token_topk(
+        self, rows: Sequence[Mapping[str, Sequence[int]]], top_k: int
+    ) -> list[tuple[list[list[int]], list[list[float]]]]: ...
+
+
+class _Node:
+    """A trie node: the probability mass of the candidates through it, and its children by token."""
+
+    __slots__ = ("children", "mass")
+
+    def __init__(self) -> None:
+        self.mass = 0.0
+        self.children: dict[int, _Node] = {}
+
+
+class TokenTrie:
+    """Candidate token sequences weighted by probability, read as per-position next-token marginals.
+
+    >>> trie = TokenTrie([([5, 6, 9], 0.75), ([5, 7, 9], 0.25)])
+    >>> trie.marginals([5, 6, 9], top_k=2)
+    ([[5, 0], [6, 7], [9, 0]], [[1.0, 0.0], [0.75, 0.25], [1.0, 0.0]])
+    """
+
+    def __init__(self, candidates: Sequence[tuple[Sequence[int], float]]) -> None:
+        self.root = _Node()
+        for tokens, prob in candidates:
+            if prob <= 0:
+                continue
+            node = self.root
+            node.mass += prob
+            for token in tokens:
+                node = node.children.setdefault(int(token), _Node())
+                node.mass += prob
+
+    def marginals(self, target: Sequence[int], top_k: int) -> tuple[list[list[int]], list[list[float]]]:
+        """One row of ``top_k`` (ids, probs) per position of ``target``, padded with id 0 / prob 0.0.
+
+        Row j is the next-token distribution after ``target[:j]``: children masses
+        normalised, the ``top_k`` largest kept (ties by token id) and renormalised. Rows
+        after ``target`` leaves the trie are all zeros.
+        """
+        ids: list[list[int]] = []
+        probs: list[list[float]] = []
+        node: _Node | None = self.root
+        for token in target:
+            # Normalise by the children, not the node: a candidate ending here has no next token.
+            total = sum(child.mass for child in node.children.values()) if node is not None else 0.0
+            if node is None or total <= 0:
+                ids.append([0] * top_k)
+                probs.append([0.0] * top_k)
+            else:
+                top = sorted(node.children.items(), key=lambda item: (-item[1].mass, item[0]))[:top_k]
+                kept = sum(child.mass for _, child in top)
+                ids.append([t for t, _ in top] + [0] * (top_k - len(top)))
+                probs.append([child.mass / kept for _, child in top] + [0.0] * (top_k - len(top)))
+            node = node.children.get(int(token)) if node is not None else None
+        return ids, probs
+
+
+def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:
+    """The completion's token ids of a tokenised row: ``input_ids`` where ``completion_mask`` is 1."""
+    return [t for t, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
+
+
+def candidate_sequences(
+    kg: KnowledgeGraph, tokenizer: PreTrainedTokenizerBase, question: Question, dist: PathDistribution
+) -> list[tuple[list[int], float]]:
+    """Each candidate path as the completion tokens a training row would have for it, with its probability.
+
+    The completion is one path and its answer line (the path's endpoints), rendered and
+    tokenised by kgpeft.data exactly as a training row is, so the tokens line up.
+    """
+    from kgpeft.data import render_completion, render_prompt, tokenize_example
+
+    messages = render_prompt(question.question)
+    out = []
+    for path, prob, ends in zip(dist.paths, dist.probs.tolist(), dist.endpoints, strict=True):
+        row = tokenize_example(tokenizer, messages, render_completion(kg, dist.topic, [path], list(ends)))
+        out.append((completion_ids(row), prob))
+    return out
+
+
+def path_soft_targets(
+    kg: KnowledgeGraph,
+    tokenizer: PreTrainedTokenizerBase,
+    question: Question,
+    dist: PathDistribution,
+    target: Sequence[int],
+    top_k: int,
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Trie marginals of a path distribution along one target completion (its token ids).
+
+    >>> ids, probs = path_soft_targets(kg, tok, question, teacher.predict(question), completion_ids(row), 16)  # doctest: +SKIP
+    """
+    return TokenTrie(candidate_sequences(kg, tokenizer, question, dist)).marginals(target, top_k)
+
+
+def label_questions(teacher: PathTeacher, questions: Sequence[Question]) -> list[Question]:
+    """The questions, with path questions that have a topic but no answers labelled by the teacher.
+
+    Such a question takes the teacher's most probable path as its gold path and that
+    path's endpoints as its answers; labelled questions are returned unchanged.
+
+    >>> label_questions(teacher, [Question("q", "What is Germany located in?", germany, (), (), "train")])  # doctest: +SKIP
+    [Question(..., answers=(western_europe,), gold_paths=((located_in,),), ...)]
+    """
+    import dataclasses
+
+    todo = [i for i, q in enumerate(questions) if q.kind == "path" and q.topic is not None and not q.answers]
+    labelled = list(questions)
+    for i, dist in zip(todo, teacher.predict_batch([questions[i] for i in todo]), strict=True):
+        if dist.paths:
+            labelled[i] = dataclasses.replace(questions[i], answers=dist.top_answers(), gold_paths=(dist.paths[0],))
+    return labelled
+
+
+def training_rows(
+    kg: KnowledgeGraph,
+    questions: Sequence[Question],
+    teacher: PathTeacher,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    top_k: int = 16,
+    cache: bool = True,
+) -> Dataset:
+    """Tokenised training rows of ``questions`` with soft targets: the input of the distillation trainer.
+
+    Unanswered path questions are labelled by the teacher first (:func:`label_questions`);
+    questions that still have no gold path (no topic, or the teacher found nothing) are
+    left out. Each row keeps the question columns beside ``input_ids``, ``completion_mask``,
+    ``teacher_ids`` and ``teacher_probs``.
+
+    >>> rows = training_rows(kg, questions.split("train"), teacher, tokenizer, top_k=16)  # doctest: +SKIP
+    >>> rows.column_names  # doctest: +SKIP
+    ['id', 'question', 'topic', 'answers', 'gold_paths', 'split', 'kind', 'input_ids', 'completion_mask', ...]
+    """
+    import dataclasses
+
+    from datasets import Dataset, Features, List, Value
+
+    from kgpeft.data import render_example, tokenize_example
+    from kgpeft.data.questions import question_features
+
+    rows = []
+    for question in label_questions(teacher, questions):
+        if question.kind == "path" and (question.topic is None or not question.gold_paths):
+            continue
+        messages, completion = render_example(kg, question)
+        rows.append({**dataclasses.asdict(question), **tokenize_example(tokenizer, messages, completion)})
+    features = Features(
+        {**question_features(), "input_ids": List(Value("int64")), "completion_mask": List(Value("int64"))}
+    )
+    dataset = Dataset.from_list(rows, features=features)
+    return add_soft_targets(dataset, teacher, tokenizer, top_k=top_k, cache=cache)
+
+
+def add_soft_targets(
+    dataset: Dataset,
+    teacher: PathTeacher,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    top_k: int = 16,
+    cache: bool = True,
+) -> Dataset:
+    """``dataset`` with ``teacher_ids`` / ``teacher_probs`` columns (CONTRACTS.md), from the disk cache when possible.
+
+    Rows need ``input_ids`` and ``completion_mask``; for a path teacher also the question
+    columns of ``QuestionSet.to_dataset()`` (``id``, ``question``, ``topic``, ``answers``,
+    ``gold_paths``, ``kind``). Rows that are not path questions (infilling) or have no
+    topic get all-zero rows. The cache key covers the graph, the teacher (config and
+    weights), the tokenizer, ``top_k`` and the rows' content.
+
+    >>> train = add_soft_targets(tokenised["train"], load_teacher("teachers/countries-gnn", kg), tokenizer)  # doctest: +SKIP
+    >>> len(train[0]["teacher_ids"]) == sum(train[0]["completion_mask"])  # doctest: +SKIP
+    True
+    """
+    from datasets import Dataset, concatenate_datasets, load_from_disk
+
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    token_level = isinstance(teacher, TokenTeacher)
+    needed = TOKEN_COLUMNS if token_level else TOKEN_COLUMNS + QUESTION_COLUMNS
+    missing = [c for c in needed if c not in dataset.column_names]
+    if missing:
+        raise TeacherError(f"the dataset lacks the column(s) {', '.join(missing)} needed for soft targets")
+    dataset = dataset.remove_columns([c for c in ("teacher_ids", "teacher_probs") if c in dataset.column_names])
+
+    folder = cache_dir("soft_targets") / cache_key(dataset.select_columns(list(needed)), teacher, tokenizer, top_k)
+    if cache and (folder / "dataset").is_dir():
+        logger.info("soft targets from the cache %s", folder)
+        columns = load_from_disk(str(folder / "dataset"))
+    else:
+        if token_level:
+            teacher.check_tokenizer(tokenizer)
+            pairs = teacher.token_topk([dataset[i] for i in range(len(dataset))], top_k)
+        else:
+            pairs = _path_teacher_rows(dataset, teacher, tokenizer, top_k)
+        columns = Dataset.from_dict(
+            {"teacher_ids": [ids for ids, _ in pairs], "teacher_probs": [probs for _, probs in pairs]},
+            features=soft_target_features(),
+        )
+        if cache:
+            with atomic_dir(folder) as tmp:
+                columns.save_to_disk(str(tmp / "dataset"))
+    return concatenate_datasets([dataset, columns], axis=1)
+
+
+def _path_teacher_rows(
+    dataset: Dataset, teacher: PathTeacher, tokenizer: PreTrainedTokenizerBase, top_k: int
+) -> list[tuple[list[list[int]], list[list[float]]]]:
+    """Trie marginals per row; one batched prediction for all path questions with a topic."""
+    kg = teacher.require_kg()
+    rows = [dataset[i] for i in range(len(dataset))]
+    questions = {i: question_from_row(r) for i, r in enumerate(rows) if r["kind"] == "path" and r["topic"] is not None}
+    order = list(questions)
+    dists = dict(zip(order, teacher.predict_batch([questions[i] for i in order]), strict=True))
+    out = []
+    for i, row in enumerate(rows):
+        target = completion_ids(row)
+        if i in dists:
+            out.append(path_soft_targets(kg, tokenizer, questions[i], dists[i], target, top_k))
+        else:
+            out.append(([[0] * top_k for _ in target], [[0.0] * top_k for _ in target]))
+    return out
+
+
+def question_from_row(row: Mapping[str, Any]) -> Question:
+    """A :class:`~kgpeft.data.Question` from a dataset row with the question columns."""
+    from kgpeft.data import Question
+
+    return Question(
+        id=row["id"],
+        question=row["question"],
+        topic=row["topic"],
+        answers=tuple(row["answers"]),
+        gold_paths=tuple(tuple(p) for p in row["gold_paths"]),
+        split=row.get("split", ""),
+        kind=row["kind"],
+    )
+
+
+def soft_target_features():
+    """The ``datasets.Features`` of the two soft-target columns."""
+    from datasets import Features, List, Value
+
+    return Features({"teacher_ids": List(List(Value("int64"))), "teacher_probs": List(List(Value("float32")))})
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A hash of how a tokenizer maps text to ids: its class, vocabulary, special tokens and chat template."""
+    payload = {
+        "class": type(tokenizer).__name__,
+        "vocab": sorted(tokenizer.get_vocab().items()),
+        "special": tokenizer.all_special_tokens,
+        "template": tokenizer.chat_template,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cache_key(rows: Dataset, teacher: PathTeacher, tokenizer: PreTrainedTokenizerBase, top_k: int) -> str:
+    """A hex digest of everything soft targets depend on: the teacher (graph included), tokenizer, top_k and rows."""
+    content = hashlib.sha256()
+    for batch in rows.with_format("arrow").iter(batch_size=1024):
+        content.update(json.dumps(batch.to_pylist(), default=str).encode())
+    payload = {
+        "version": SOFT_TARGETS_VERSION,
+        "teacher": teacher.fingerprint(),
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "top_k": top_k,
+        "rows": content.hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
