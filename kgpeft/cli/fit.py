@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from kgpeft.training.config import KGDistillConfig
     from kgpeft.training.pipeline import FIT_DEFAULTS, checkpoint_dir, default_output_dir, fit
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     values = load_config_file(args.config)
     unknown = unknown_keys(values, (ModelConfig, DataConfig, KGDistillConfig))
     if unknown:
