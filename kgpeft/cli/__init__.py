@@ -2,7 +2,9 @@
 
 ``register`` adds the subcommand's parser and sets ``func`` to a ``run(args) -> int``.
 Command modules import heavy libraries (torch, transformers) inside ``run`` so that
-``kgpeft --help`` stays instant. Only this package prints, parses arguments or exits.
+``kgpeft --help`` stays instant; a module whose flags come from config dataclasses that
+need such imports adds them in ``add_config_arguments(parser)``, called only when that
+command is the one run. Only this package prints, parses arguments or exits.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from kgpeft.errors import KGPeftError
 COMMANDS = ("fit", "ask", "eval", "kg", "teacher", "adapters", "merge", "env")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; ``command`` (the subcommand about to run) also gets its config-derived flags."""
     from kgpeft import __version__
 
     parser = argparse.ArgumentParser(
@@ -29,12 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kgpeft {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"kgpeft.cli.{name}").register(subparsers)
+        module = importlib.import_module(f"kgpeft.cli.{name}")
+        module.register(subparsers)
+        if name == command and hasattr(module, "add_config_arguments"):
+            module.add_config_arguments(subparsers.choices[name])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

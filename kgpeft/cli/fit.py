@@ -29,9 +29,6 @@ _TRAIN_FLAGS = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from kgpeft.modeling import ModelConfig
-    from kgpeft.training.config import KGDistillConfig
-
     parser = subparsers.add_parser(
         "fit",
         help=_HELP,
@@ -61,9 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=argparse.SUPPRESS,
         help="Load the base model in full precision instead of 4-bit nf4.",
     )
+    parser.set_defaults(func=run, command="fit")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags generated from KGDistillConfig and ModelConfig (importing TRL: only when `fit` runs)."""
+    from kgpeft.modeling import ModelConfig
+    from kgpeft.training.config import KGDistillConfig
+
     add_dataclass_arguments(parser.add_argument_group("training"), KGDistillConfig, _TRAIN_FLAGS)
     add_dataclass_arguments(parser.add_argument_group("LoRA"), ModelConfig, _MODEL_FLAGS)
-    parser.set_defaults(func=run, command="fit")
 
 
 def run(args: argparse.Namespace) -> int:
