@@ -16,7 +16,7 @@ from operator import itemgetter
 import numpy as np
 
 from kgpeft.kg import labels as L
-from kgpeft.kg.graph import KnowledgeGraph
+from kgpeft.kg.graph import KnowledgeGraph, term_text
 from kgpeft.kg.strings import StringTable
 from kgpeft.kg.triples import Triples, lexsort
 
@@ -96,7 +96,7 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
         relation_of_pred[triples.edges[:, 1]],
         entity_of_node[triples.edges[:, 2]],
     )
-    entity_terms = StringTable.from_bytes(list(map(_bare, map(triples.nodes.__getitem__, entity_nodes.tolist()))))
+    entity_terms = StringTable.from_bytes(list(map(triples.nodes.__getitem__, entity_nodes.tolist())))
 
     plain = [""] * num_entities  # labels before disambiguation
     labelled = entity_of_node[names.label_nodes]
@@ -104,13 +104,13 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
         if e >= 0:
             plain[e] = text
     for e in (e for e, text in enumerate(plain) if not text):
-        plain[e] = L.fallback_label(entity_terms[e])
+        plain[e] = L.fallback_label(term_text(entity_terms[e]))
     type_rows = _type_rows(triples.predicates, relation_preds, s, r, o)
 
     def entity_qualifiers(e: int) -> list[str]:
         lo, hi = np.searchsorted(type_rows[:, 0], [e, e + 1])
         types = sorted(plain[c] for c in type_rows[lo:hi, 1].tolist())
-        return [*types, L.qualifier_from_iri(entity_terms[e], plain[e])]
+        return [*types, L.qualifier_from_iri(term_text(entity_terms[e]), plain[e])]
 
     entity_labels = L.disambiguate(plain, entity_qualifiers)
     relation_terms = [_bare(triples.predicates[p]).decode("utf-8") for p in relation_preds.tolist()]

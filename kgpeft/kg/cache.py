@@ -22,7 +22,7 @@ from kgpeft.kg.strings import StringTable
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # bump whenever parsing, labelling or the index layout changes
+CACHE_VERSION = 3  # bump whenever parsing, labelling or the index layout changes
 
 
 def cache_path(raw: bytes, **options: str | None) -> Path:

@@ -38,6 +38,11 @@ def _gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return shift + np.arange(total, dtype=np.int64)
 
 
+def term_text(term: str) -> str:
+    """An N-Triples IRI or blank node as kgpeft shows it: the bare IRI, or ``_:name``."""
+    return term[1:-1] if term.startswith("<") else term
+
+
 class KnowledgeGraph:
     """An RDF graph as interned ids, CSR adjacency in both directions, labels and literals.
 
@@ -66,7 +71,7 @@ class KnowledgeGraph:
         self.attr_start = arrays["attr_start"]  # int64 (E + 1,): first attribute of each entity
         self.attr_predicate = arrays["attr_predicate"]  # int32 (A,): index into attr_predicate_labels
         self.attr_value = arrays["attr_value"]  # int32 (A,): index into literals
-        self.entity_terms = tables["entity_terms"]  # IRI, or _:name for blank nodes
+        self.entity_terms = tables["entity_terms"]  # N-Triples form: <IRI>, or _:name for blank nodes
         self.relation_terms = tables["relation_terms"]
         self.entity_labels = tables["entity_labels"]
         self.relation_labels = tables["relation_labels"]
@@ -89,7 +94,7 @@ class KnowledgeGraph:
     # ----------------------------------------------------------------- names and literals
 
     def entity_iri(self, e: EntityId) -> str:
-        return self.entity_terms[self._entity(e)]
+        return term_text(self.entity_terms[self._entity(e)])
 
     def relation_iri(self, r: int) -> str:
         return self.relation_terms[self._relation(r)]
@@ -143,7 +148,7 @@ class KnowledgeGraph:
     # Lookup tables are built on first use: most consumers (training) never need them.
     @cached_property
     def _iri_index(self) -> dict[str, int]:
-        return {iri: e for e, iri in enumerate(self.entity_terms)}
+        return {term_text(term): e for e, term in enumerate(self.entity_terms)}
 
     @cached_property
     def _label_index(self) -> dict[str, int]:

@@ -114,6 +114,8 @@ def readable(name: str) -> str:
     >>> readable("locatedIn"), readable("Western_Europe"), readable("hasISBNCode")
     ('located in', 'Western Europe', 'has ISBN code')
     """
+    if name.isalnum() and name[1:] == name[1:].lower():  # one plain word: nothing to split (the common case)
+        return name
     words = [w for part in re.split(r"[\s_\-.+]+", name) for w in _CAMEL.split(part) if w]
     if words and words[0][:1].islower():
         words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
@@ -144,8 +146,8 @@ def sanitize_all(texts: list[str]) -> list[str]:
 
 def fallback_label(term: str) -> str:
     """The label of a term without label literals: its IRI's local name, made readable."""
-    if term.startswith("_:"):
-        return "blank node"
+    if term.startswith("_:"):  # a canonical name (see hashing.py): its start tells it apart
+        return f"blank node {term[3:15]}"
     return sanitize(readable(local_name(term))) or term
 
 
