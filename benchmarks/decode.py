@@ -83,7 +83,7 @@ def main() -> None:
     steps_total = 0
     cold_s = 0.0
     for round_ in range(options.rounds):
-        for q, ids in zip(questions, inputs, strict=True):
+        for index, (q, ids) in enumerate(zip(questions, inputs, strict=True)):
             automaton = PathAutomaton(tries, q.topic, options.max_hops)
             counter.calls = 0
             start = time.perf_counter()
@@ -113,6 +113,10 @@ def main() -> None:
             free = time.perf_counter() - start
             assert counter.calls == steps, f"unequal lengths: {counter.calls} free vs {steps} constrained steps"
 
+            print(
+                f"  round {round_} question {index}: {steps} steps, constrained {constrained:.2f} s, free {free:.2f} s",
+                flush=True,
+            )
             if round_ == 0:
                 cold_s += constrained - free
                 continue

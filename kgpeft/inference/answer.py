@@ -109,12 +109,14 @@ class TopicChoice:
     method: str
     mention: str = ""
     score: float = 1.0
+    iri: str = ""
     ambiguous: bool = False
     alternatives: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
+            "iri": self.iri,
             "method": self.method,
             "mention": self.mention,
             "score": self.score,

@@ -6,6 +6,8 @@ the nearest labels; a question that mentions nothing linkable asks for ``--topic
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
 import re
 from typing import TYPE_CHECKING
 
@@ -63,8 +65,11 @@ def resolve_topic(
     Traceback (most recent call last):
     UnknownEntityError: 'Atlantis' is not an entity of the knowledge graph; nearest labels: ...
     """
-    if topic is not None:
-        return _given_topic(kg, linker, topic)
+    choice = _given_topic(kg, linker, topic) if topic is not None else _linked_topic(kg, linker, question)
+    return dataclasses.replace(choice, iri=kg.entity_iri(choice.entity))
+
+
+def _linked_topic(kg: KnowledgeGraph, linker: EntityLinker, question: str) -> TopicChoice:
     result = linker.link(question)
     if result.top is None:
         mention = unlinked_mention(question)
@@ -88,10 +93,11 @@ def resolve_topic(
 
 
 def _given_topic(kg: KnowledgeGraph, linker: EntityLinker, topic: EntityId | str) -> TopicChoice:
-    if isinstance(topic, int):
-        if not 0 <= topic < kg.num_entities:
-            raise LinkingError(f"entity id {topic} is out of range (the graph has {kg.num_entities} entities)")
-        return TopicChoice(entity=topic, label=kg.entity_label(topic), method="given")
+    if isinstance(topic, numbers.Integral):  # numpy integers too: ids often come from arrays
+        entity = int(topic)
+        if not 0 <= entity < kg.num_entities:
+            raise LinkingError(f"entity id {entity} is out of range (the graph has {kg.num_entities} entities)")
+        return TopicChoice(entity=entity, label=kg.entity_label(entity), method="given")
     found = kg.entity_by_iri(topic)
     if found is None:
         found = kg.entity_by_label(topic)

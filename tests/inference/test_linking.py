@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from kgpeft.data import EntityLinker
@@ -20,7 +21,9 @@ def test_linked_and_given_topics(world, linker):
     given = resolve_topic(world, linker, "anything", "http://example.org/world/France")
     assert (given.label, given.method) == ("France", "given")
     assert resolve_topic(world, linker, "anything", "czech republic").label == "Czechia"
-    assert resolve_topic(world, linker, "anything", world.entity_by_label("Japan")).label == "Japan"
+    japan = world.entity_by_label("Japan")
+    assert resolve_topic(world, linker, "anything", japan).label == "Japan"
+    assert resolve_topic(world, linker, "anything", np.int64(japan)).iri == "http://example.org/world/Japan"
 
 
 def test_entity_not_in_the_graph_says_so_and_suggests_labels(world, linker):
