@@ -302,8 +302,9 @@ class GNNTeacher(PathTeacher):
         net, cfg = self._require_net(), self.config
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
         task = progress.add_task("path training", total=cfg.epochs)
-        best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-        history: dict[str, float] = {}
+        # The kept epoch's record and weights: the best validation Hits@1 so far (the last epoch without validation).
+        best: tuple[dict[str, float], dict[str, torch.Tensor]] | None = None
+        epoch = 0
         for epoch in range(1, cfg.epochs + 1):
             net.train()
             self._entity_cache = None
@@ -315,25 +316,25 @@ class GNNTeacher(PathTeacher):
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 optimizer.step()
                 total += loss.item() * len(batch)
-            history = {"epoch": float(epoch), "train_loss": total / len(examples)}
-            description = f"path training  loss {history['train_loss']:.3f}"
+            record = {"best_epoch": float(epoch), "train_loss": total / len(examples)}
+            description = f"path training  loss {record['train_loss']:.3f}"
             if validation:
                 net.eval()
                 self._entity_cache = None
                 scores = evaluate_teacher(self, validation)
-                history.update({f"validation_{k}": v for k, v in scores.items() if k in ("hits@1", "f1")})
+                record.update({"validation_hits@1": scores["hits@1"], "validation_f1": scores["f1"]})
                 description += f"  validation Hits@1 {scores['hits@1']:.3f}"
-                if best is None or scores["hits@1"] > best[0]:
-                    best = (scores["hits@1"], epoch, copy.deepcopy(net.state_dict()))
+            if best is None or not validation or record["validation_hits@1"] > best[0]["validation_hits@1"]:
+                best = (record, copy.deepcopy(net.state_dict()))
             progress.update(task, advance=1, description=description)
-            logger.info("epoch %d: %s", epoch, history)
+            logger.info("epoch %d: %s", epoch, record)
             # Hits@1 cannot beat 1.0: later epochs could never be kept, so stop as patience would.
-            if best is not None and (epoch - best[1] >= cfg.patience or best[0] >= 1.0):
+            kept = best[0]
+            if validation and (epoch - kept["best_epoch"] >= cfg.patience or kept["validation_hits@1"] >= 1.0):
                 break
-        metrics = dict(history)
-        if best is not None:
-            net.load_state_dict(best[2])
-            metrics.update({"best_epoch": float(best[1]), "validation_hits@1": best[0]})
+        assert best is not None
+        net.load_state_dict(best[1])
+        metrics = {"epochs": float(epoch), **best[0]}
         net.eval()
         self._entity_cache = None
         return metrics

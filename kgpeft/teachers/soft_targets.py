@@ -148,13 +148,16 @@ def label_questions(teacher: PathTeacher, questions: Sequence[Question]) -> list
     """The questions, with path questions that have a topic but no answers labelled by the teacher.
 
     Such a question takes the teacher's most probable path as its gold path and that
-    path's endpoints as its answers; labelled questions are returned unchanged.
+    path's endpoints as its answers; labelled questions are returned unchanged, and so
+    is everything when the teacher itself needs answers (the oracle).
 
     >>> label_questions(teacher, [Question("q", "What is Germany located in?", germany, (), (), "train")])  # doctest: +SKIP
     [Question(..., answers=(western_europe,), gold_paths=((located_in,),), ...)]
     """
     import dataclasses
 
+    if teacher.needs_answers:
+        return list(questions)
     todo = [i for i, q in enumerate(questions) if q.kind == "path" and q.topic is not None and not q.answers]
     labelled = list(questions)
     for i, dist in zip(todo, teacher.predict_batch([questions[i] for i in todo]), strict=True):
@@ -193,6 +196,7 @@ def training_rows(
     rows = []
     for question in label_questions(teacher, questions):
         if question.kind == "path" and (question.topic is None or not question.gold_paths):
+            logger.info("question %s has no gold path (unlinked or unlabelled): not a training row", question.id)
             continue
         messages, completion = render_example(kg, question)
         rows.append({**dataclasses.asdict(question), **tokenize_example(tokenizer, messages, completion)})
