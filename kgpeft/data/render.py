@@ -45,11 +45,10 @@ INVERSE_PREFIX = "^"
 FORWARD_ARROW = "->"
 BACKWARD_ARROW = "<-"
 
+# Short on purpose: every training row carries it, and training cost grows with row length.
 PATH_SYSTEM_PROMPT = (
-    "Answer the question with reasoning paths in the knowledge graph. Write each path between "
-    f"{PATH_START} and {PATH_END} as 'entity {FORWARD_ARROW} relation {FORWARD_ARROW} entity', with "
-    f"'entity {BACKWARD_ARROW} relation {BACKWARD_ARROW} entity' for a relation followed backwards. "
-    f"Then write '{ANSWER_PREFIX}' and the answers, separated by '{ANSWER_SEPARATOR.strip()}'."
+    f"Answer with paths in the knowledge graph, {PATH_START} entity {FORWARD_ARROW} relation {FORWARD_ARROW} "
+    f"entity {PATH_END}, then '{ANSWER_PREFIX}' and the answers."
 )
 _SYSTEM_PROMPTS = {"path": PATH_SYSTEM_PROMPT, "infill": INFILL_SYSTEM_PROMPT}
 
