@@ -243,7 +243,7 @@ def _relation_literals(triples: Triples, relation_terms: list[str]) -> list[list
         lo, hi = np.searchsorted(subjects, [node, node + 1])
         for _, predicate, literal in triples.facts[lo:hi].tolist():
             iri = _bare(triples.predicates[predicate]).decode("utf-8")
-            rows.append([r, iri, L.parse_literal(triples.literals[literal])[0]])  # lists: the cache stores JSON
+            rows.append([r, iri, L.literal_texts([triples.literals[literal]])[0]])  # lists: the cache stores JSON
     return rows
 
 

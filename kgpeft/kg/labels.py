@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -40,20 +40,6 @@ _SIMPLE_ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
-def parse_literal(term: bytes) -> tuple[str, str | None]:
-    """The text and language tag of an N-Triples literal.
-
-    >>> parse_literal(b'"caf\\\\u00e9 \\\\"x\\\\""@fr')
-    ('café "x"', 'fr')
-    """
-    end = term.rindex(b'"')  # language tags and datatype IRIs contain no quote
-    text = term[1:end].decode("utf-8")
-    if "\\" in text:
-        text = _ESCAPE.sub(_unescape, text)
-    suffix = term[end + 1 :]
-    return text, (suffix[1:].decode("ascii") if suffix.startswith(b"@") else None)
-
-
 def literal_texts(terms: list[bytes]) -> list[str]:
     """The texts of many N-Triples literals at once (one decode; escapes handled where present).
 
@@ -69,7 +55,7 @@ def literal_texts(terms: list[bytes]) -> list[str]:
 
 
 def ntriples_literal(text: str) -> bytes:
-    """``text`` as a plain N-Triples literal (the inverse of :func:`parse_literal` without a tag)."""
+    """``text`` as a plain N-Triples literal (what :func:`literal_texts` reads back)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'.encode()
 
@@ -149,15 +135,6 @@ def fallback_label(term: str) -> str:
     if term.startswith("_:"):  # a canonical name (see hashing.py): its start tells it apart
         return f"blank node {term[3:15]}"
     return sanitize(readable(local_name(term))) or term
-
-
-def ranked(candidates: Iterable[tuple[int, int, str]]) -> list[str]:
-    """Distinct non-empty texts of ``(language rank, predicate rank, text)`` candidates, best first.
-
-    >>> ranked([(3, 0, "Frankreich"), (0, 0, "France"), (2, 1, "France")])
-    ['France', 'Frankreich']
-    """
-    return list(dict.fromkeys(text for *_, text in sorted(candidates) if text))
 
 
 def qualifier_from_iri(term: str, label: str) -> str:
