@@ -258,14 +258,16 @@ class PathTeacher(ABC):
             raise TeacherError(f"the {self.name or type(self).__name__} teacher is not fitted: call fit() or load()")
         return self.kg
 
-    @staticmethod
-    def require_topic(question: Question) -> EntityId:
-        """The question's topic entity; a teacher cannot predict without one."""
+    def require_topic(self, question: Question) -> EntityId:
+        """The question's topic entity, checked to be in the graph; a teacher cannot predict without one."""
         if question.topic is None:
             raise TeacherError(
                 f"question {question.id!r} has no topic entity: link it first (kgpeft.data.EntityLinker)"
             )
-        return int(question.topic)
+        topic = int(question.topic)
+        if self.kg is not None and not 0 <= topic < self.kg.num_entities:
+            raise TeacherError(f"question {question.id!r}: topic {topic} is not an entity of the graph")
+        return topic
 
 
 def read_teacher_meta(path: StrPath) -> dict[str, Any]:

@@ -171,6 +171,11 @@ class GNNTeacher(PathTeacher):
     def fit(
         self, kg: KnowledgeGraph, questions: Sequence[Question], validation: Sequence[Question] | None = None
     ) -> dict[str, float]:
+        """Pre-train on the graph's edges, then train on the questions' gold paths; keep the best epoch.
+
+        Questions without a topic or a gold path of at most ``max_hops`` steps are skipped.
+        Returns the kept epoch's metrics (validation Hits@1 and F1 when ``validation`` is given).
+        """
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
@@ -188,7 +193,9 @@ class GNNTeacher(PathTeacher):
         with _cpu_threads(cfg.cpu_threads), _progress(cfg.progress) as progress:
             pretrain_loss = self._pretrain(rng, progress)
             metrics = self._train_paths(examples, validation, rng, progress)
-        metrics.update(pretrain_loss=pretrain_loss, fit_seconds=time.perf_counter() - start)
+        if pretrain_loss is not None:
+            metrics["pretrain_loss"] = pretrain_loss
+        metrics["fit_seconds"] = time.perf_counter() - start
         self.metrics = metrics
         return metrics
 
@@ -268,14 +275,14 @@ class GNNTeacher(PathTeacher):
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.config.device)
 
-    def _pretrain(self, rng: np.random.Generator, progress: Progress) -> float:
-        """Link prediction on every edge (both directions) with a DistMult decoder; returns the last epoch's loss."""
+    def _pretrain(self, rng: np.random.Generator, progress: Progress) -> float | None:
+        """Link prediction on every edge (both directions) with a DistMult decoder; the last epoch's loss, if any."""
         net, cfg = self._require_net(), self.config
         assert self._edges is not None
         heads, steps, tails = (torch.from_numpy(a).to(self._device()) for a in self._edges)
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
         task = progress.add_task("pre-training on the graph", total=cfg.pretrain_epochs)
-        loss_value = float("nan")
+        loss_value = None
         net.train()
         for _ in range(cfg.pretrain_epochs):
             order = torch.from_numpy(rng.permutation(len(heads))).to(self._device())
@@ -360,6 +367,7 @@ class GNNTeacher(PathTeacher):
     # ---- prediction ------------------------------------------------------------------------
 
     def predict(self, question: Question) -> PathDistribution:
+        """The top ``top_n`` paths of a beam search from the question's topic."""
         return self.predict_batch([question])[0]
 
     @torch.no_grad()
@@ -379,7 +387,7 @@ class GNNTeacher(PathTeacher):
         encoded = net.encode_questions(*self._encode_words(questions))  # (B, d)
         # Per question: open beams (prefix, log-prob, frontier) and finished paths (prefix, log-prob).
         beams: list[list[tuple[RelationPath, float, np.ndarray]]] = [
-            [((), 0.0, np.array([t], dtype=np.int64))] if t < kg.num_entities else [] for t in topics
+            [((), 0.0, np.array([t], dtype=np.int64))] for t in topics
         ]
         finished: list[list[tuple[RelationPath, float]]] = [[] for _ in questions]
         for depth in range(cfg.max_hops + 1):

@@ -66,7 +66,6 @@ class RelationalPathNet(nn.Module):
         super().__init__()
         d = hidden_dim
         self.num_steps = num_steps
-        self.stop = num_steps  # action id of STOP
         self.pad = num_steps + 1  # fills the prefix slots past the steps taken; never an output
         # Graph structure is derived from the KG at load time: not saved with the weights.
         self.register_buffer("edge_index", edge_index, persistent=False)  # (2, E)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from kgpeft.errors import TeacherError
 from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
-from kgpeft.teachers.evaluate import evaluate_teacher
 from kgpeft.teachers.registry import register_teacher
 from kgpeft.teachers.soft_targets import completion_ids
 
@@ -136,12 +135,13 @@ class LLMTeacher(PathTeacher):
     def fit(
         self, kg: KnowledgeGraph, questions: Sequence[Question], validation: Sequence[Question] | None = None
     ) -> dict[str, float]:
-        """Nothing to learn (the LM is given): binds the graph and reports validation metrics when given."""
+        """Nothing to learn (the LM is given): binds the graph.
+
+        Validation is not scored here: scoring every candidate path of every question with
+        an LM is slow; :func:`~kgpeft.teachers.evaluate_teacher` (``kgpeft teacher eval``) does it on demand.
+        """
         self.kg = kg
-        self.metrics = (
-            {f"validation_{k}": v for k, v in evaluate_teacher(self, validation).items()} if validation else {}
-        )
-        return self.metrics
+        return {}
 
     def predict(self, question: Question) -> PathDistribution:
         """Candidate paths from the topic, scored by the LM's log-likelihood of their rendered completions."""
