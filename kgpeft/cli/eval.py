@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from kgpeft.inference.loading import load_kg, load_model
     from kgpeft.io import write_json
 
-    console = Console(stderr=True)
+    console = Console(stderr=True)  # progress and status; results go to stdout
     student = read_adapter(args.adapter)
     kg = load_kg(args.kg, student)
     trained_hops = student.record.data.get("config", {}).get("max_hops", 3)
@@ -117,10 +117,11 @@ def run(args: argparse.Namespace) -> int:
     written = write_report(student.path, results, context)
     if args.json_path:
         write_json(args.json_path, {**context, "systems": results_json(results)})
-    _print_summary(console, results)
-    console.print(f"report: {written['report.md']} (and report.json, plots) in {student.path}")
+    out = Console()
+    _print_summary(out, results)
+    out.print(f"report: {written['report.md']} (and report.json, plots) in {student.path}")
     if args.json_path:
-        console.print(f"metrics: {args.json_path}")
+        out.print(f"metrics: {args.json_path}")
     return 0
 
 

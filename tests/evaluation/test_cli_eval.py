@@ -15,8 +15,7 @@ def test_eval_with_question_file_writes_json_and_report(tmp_path, make_adapter, 
     argv += ["--kg", str(world_path), "--compare", f"base,teacher,unconstrained,{other}"]
     argv += ["--num-paths", "2", "--max-hops", "1", "--fact-probes", "3", "--retention-tokens", "32", "--no-4bit"]
     assert main(argv) == 0
-    err = capsys.readouterr().err
-    assert "report:" in err
+    assert "report:" in capsys.readouterr().out
 
     metrics = json.loads(out.read_text())
     assert list(metrics["systems"]) == ["student", "base", "teacher", "unconstrained", "hard"]
