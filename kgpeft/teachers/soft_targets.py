@@ -7,7 +7,9 @@ those token sequences carries the path probabilities. At position j of a row's t
 completion, the teacher's next-token distribution is the mass of the candidates that
 agree with the first j target tokens, split by their (j+1)-th token. The product of
 these marginals along a candidate is that candidate's probability. Where no candidate
-agrees any more, the row is all zeros: no teacher information (CONTRACTS.md).
+agrees any more, the row is all zeros: no teacher information (CONTRACTS.md). A target
+completion stating several gold paths (question-file questions) agrees with the
+single-path candidates up to the end of its first path; its later rows carry no information.
 
 A token teacher (the ``llm`` teacher) gives its own top-k instead. Either way the
 result lands in ``teacher_ids`` / ``teacher_probs`` columns, cached on disk, so the
