@@ -1,7 +1,8 @@
 """Model-level probes: does the adapter know entity facts (fact probe), and does it still speak English (retention)?
 
 **Fact probe** (knowledge infilling). For an entity with a description, the *key fact*
-is a neighbour whose label the description mentions ("... with capital Berlin."). A
+is the most specific neighbour whose label the description mentions ("... with capital
+Berlin.": Berlin is the capital of one country, Western Europe holds several). A
 minimal pair is made by swapping that label for a *distractor*: an entity in the same
 role for another entity (another capital), not linked to this one, with the closest
 token count, so that the two texts differ in the fact and barely in length. The model
@@ -103,17 +104,21 @@ def _key_fact_swap(
     pools: dict[int, np.ndarray],
     rng: random.Random,
 ) -> tuple[str, str] | None:
-    """(label of the key fact, distractor label), or None when the description names no neighbour."""
+    """(label of the key fact, distractor label), or None when the description names no neighbour.
+
+    A fact is (neighbour label, step, how many entities share that neighbour along that step).
+    """
     facts = [
-        (kg.entity_label(n), step)
+        (kg.entity_label(n), step, len(kg.neighbors(n, kg.inverse_step(step))))
         for step in kg.steps_from(entity).tolist()
         for n in kg.neighbors(entity, step).tolist()
-        if _mentions(knowledge, kg.entity_label(n)) and kg.entity_label(n) != kg.entity_label(entity)
+        if _mentions(knowledge, kg.entity_label(n)) and n != entity
     ]
     if not facts:
         return None
-    # The longest mentioned label is the most specific fact ("Western Europe" over "Europe").
-    label, step = max(facts, key=lambda fact: (len(fact[0]), -fact[1]))
+    # The key fact is the most specific one: the neighbour fewest entities share along that step
+    # ("capital Berlin" over "located in Western Europe" over "type country"), then the longest label.
+    label, step, _ = min(facts, key=lambda fact: (fact[2], -len(fact[0]), fact[1]))
     if step not in pools:
         pools[step] = kg.follow(np.arange(kg.num_entities), step)
     linked = set(kg.neighbors(entity, step).tolist())

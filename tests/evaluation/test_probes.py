@@ -32,12 +32,12 @@ def test_fact_probes_swap_one_key_fact_for_an_entity_in_the_same_role(world, tin
         assert len(corrupted_words) >= 1
 
 
-def test_germany_probe_swaps_its_capital_or_region(world, tiny_tokenizer):
+def test_germany_probe_swaps_its_most_specific_fact(world, tiny_tokenizer):
     germany = world.entity_by_label("Germany")
     probe = next(p for p in build_fact_probes(world, tiny_tokenizer, count=20) if p.entity == germany)
-    # "Western Europe" is the longest neighbour label in the description: the key fact.
-    assert "Western Europe" not in probe.corrupted
-    assert any(region in probe.corrupted for region in ("Eastern Europe", "Southern Europe", "Eastern Asia", "Europe"))
+    # Berlin is the capital of Germany alone; Western Europe holds three countries: the capital is the key fact.
+    assert "Western Europe" in probe.corrupted and "Berlin" not in probe.corrupted
+    assert any(city in probe.corrupted for city in ("Paris", "Madrid", "Warsaw", "Prague", "Brussels", "Lisbon"))
 
 
 def test_completion_log_probs_match_a_manual_sum(tiny_model, tiny_tokenizer):
