@@ -71,8 +71,8 @@ def score_predictions(
         "f1": float(np.mean(f1s)) if f1s else 0.0,
         "path_validity": valid / paths if paths else 1.0,
         "coverage": covered / len(questions) if questions else 0.0,
-        "questions": float(len(questions)),
-        "labelled": float(len(hits)),
+        "questions": len(questions),
+        "labelled": len(hits),
     }
 
 

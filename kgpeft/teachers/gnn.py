@@ -323,7 +323,7 @@ class GNNTeacher(PathTeacher):
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 optimizer.step()
                 total += loss.item() * len(batch)
-            record = {"best_epoch": float(epoch), "train_loss": total / len(examples)}
+            record = {"best_epoch": epoch, "train_loss": total / len(examples)}
             description = f"path training  loss {record['train_loss']:.3f}"
             if validation:
                 net.eval()
@@ -341,7 +341,7 @@ class GNNTeacher(PathTeacher):
                 break
         assert best is not None
         net.load_state_dict(best[1])
-        metrics = {"epochs": float(epoch), **best[0]}
+        metrics = {"epochs": epoch, **best[0]}
         net.eval()
         self._entity_cache = None
         return metrics

@@ -62,6 +62,6 @@ def test_score_predictions(world, ids):
         "f1": 1.0,
         "path_validity": 1.0,
         "coverage": 0.5,
-        "questions": 2.0,
-        "labelled": 1.0,
+        "questions": 2,
+        "labelled": 1,
     }
