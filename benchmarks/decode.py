@@ -28,12 +28,30 @@ import transformers
 from kgpeft.data import DataConfig, build_dataset, prompt_ids, render_prompt
 from kgpeft.data.render import end_of_turn_id
 from kgpeft.inference import PathAutomaton, PathTries, path_prefix
-from kgpeft.inference.decode import beam_search
+from kgpeft.inference.decode import KGPathLogitsProcessor, beam_search
 from kgpeft.kg import load_graph
 from kgpeft.modeling import DEFAULT_BASE_MODEL, load_base_model
 
 TARGET_RATIO = 1.3
 TOKENS_PER_HOP = 32
+
+
+class ProcessorClock:
+    """Accumulates the CPU time spent inside the KG logits processor: the constraint's own cost."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        original = KGPathLogitsProcessor.__call__
+
+        def timed(processor, input_ids, scores):
+            start = time.process_time()
+            out = original(processor, input_ids, scores)
+            self.seconds += time.process_time() - start
+            self.calls += 1
+            return out
+
+        KGPathLogitsProcessor.__call__ = timed
 
 
 class ForwardCounter:
@@ -67,6 +85,7 @@ def main() -> None:
     model, tokenizer = load_base_model(options.base_model, load_in_4bit=options.load_in_4bit)
     model.eval()
     counter = ForwardCounter(model)
+    clock = ProcessorClock()
     end_id = end_of_turn_id(tokenizer)
     tries = PathTries(kg, tokenizer)
     budget = TOKENS_PER_HOP * options.max_hops + len(tries.end_ids) + 1
@@ -141,6 +160,10 @@ def main() -> None:
             f"{statistics.median(ratios):.3f}x median per question (target <= {TARGET_RATIO}x)"
         )
     print(f"trie building in the warm-up round: {cold_s:.2f} CPU s over {len(questions)} questions")
+    print(
+        f"inside the KG logits processor: {1000 * clock.seconds / clock.calls:.2f} ms CPU per step "
+        f"({clock.calls} steps, all rounds, trie building included)"
+    )
 
 
 def _timed(run: Callable[..., object], *args: object, **kwargs: object) -> tuple[float, float]:
