@@ -152,13 +152,16 @@ def _compare_list(spec: str | None, student_dir: Path) -> list[str]:
 
 def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops: int):
     """(system, adapter info or None) for the student and each compared system, student first."""
-    from kgpeft.errors import AdapterError
+    from kgpeft.errors import AdapterError, KGPeftError
     from kgpeft.evaluation import ProbeSettings, ReasonerSystem, TeacherSystem
     from kgpeft.inference import KGReasoner
     from kgpeft.teachers import load_teacher
 
     reasoner = KGReasoner(loaded.model, loaded.tokenizer, kg)
-    probes = ProbeSettings(fact_probes=args.fact_probes, retention_tokens=args.retention_tokens)
+    try:
+        probes = ProbeSettings(fact_probes=args.fact_probes, retention_tokens=args.retention_tokens)
+    except ValueError as err:
+        raise KGPeftError(f"--{str(err).replace('_', '-')}") from err
     settings = {"num_paths": args.num_paths, "max_hops": max_hops, "batch_size": args.batch_size}
     (student_name, student), *other_adapters = loaded.adapters
     alpha = student.record.loss.get("alpha")

@@ -12,7 +12,7 @@ import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kgpeft.evaluation.metrics import Prediction
@@ -47,11 +47,22 @@ class System(ABC):
 
 @dataclass
 class ProbeSettings:
-    """How many fact probes and how much general text the model-level metrics use (0 turns one off)."""
+    """How many fact probes and how much general text the model-level metrics use (0 turns one off).
 
-    fact_probes: int = 64
-    retention_tokens: int = 512
-    seed: int = 0
+    >>> ProbeSettings(fact_probes=0).retention_tokens
+    512
+    """
+
+    fact_probes: int = field(default=64, metadata={"help": "Fact-probe minimal pairs (0 skips the probe)."})
+    retention_tokens: int = field(
+        default=512, metadata={"help": "Tokens of general English text for retention KL (0 skips it)."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed choosing the probed entities and distractors."})
+
+    def __post_init__(self) -> None:
+        for name in ("fact_probes", "retention_tokens"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class ReasonerSystem(System):

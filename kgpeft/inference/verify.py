@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from kgpeft.data.render import INVERSE_PREFIX, format_path
 from kgpeft.inference.answer import Hop, ReasoningPath
 from kgpeft.types import EntityId, Step
@@ -40,17 +42,14 @@ def verify_path(kg: KnowledgeGraph, labels: Sequence[str], probability: float) -
     >>> path.valid, [kg.entity_label(e) for e in path.answers]  # doctest: +SKIP
     (True, ['Western Europe'])
     """
-    hops = []
+    hops: list[Hop] = []
     steps: list[Step] = []
     entities = [kg.entity_by_label(label) for label in labels[0::2]]
     for i, relation in enumerate(labels[1::2]):
         head, tail = entities[i], entities[i + 1]
         step = hop_step(kg, relation)
         exists = (
-            head is not None
-            and tail is not None
-            and step is not None
-            and bool(_contains(kg.neighbors(head, step), tail))
+            head is not None and tail is not None and step is not None and _contains(kg.neighbors(head, step), tail)
         )
         hops.append(
             Hop(
@@ -78,9 +77,7 @@ def malformed_path(text: str, probability: float) -> ReasoningPath:
     return ReasoningPath(text=text.strip(), hops=(), probability=probability)
 
 
-def _contains(sorted_ids, entity: EntityId) -> bool:
+def _contains(sorted_ids: np.ndarray, entity: EntityId) -> bool:
     """Membership in a sorted id array by binary search (neighbour lists can be long)."""
-    import numpy as np
-
     i = int(np.searchsorted(sorted_ids, entity))
     return i < len(sorted_ids) and int(sorted_ids[i]) == entity
