@@ -39,6 +39,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """No telemetry calls and no deprecation chatter from the libraries kgpeft drives."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((arg for arg in argv if not arg.startswith("-")), None)
@@ -47,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 1
+    _quiet_libraries()
     logging.basicConfig(
         level=os.environ.get("KGPEFT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
