@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kgpeft.errors import KGPeftError
@@ -71,13 +72,17 @@ def resolve_topic(
 
 def _linked_topic(kg: KnowledgeGraph, linker: EntityLinker, question: str) -> TopicChoice:
     result = linker.link(question)
-    if result.top is None:
-        mention = unlinked_mention(question)
+    # A capitalised mention names something; a lowercase one ("country", "region") is more
+    # likely a common noun that a class entity happens to be labelled with. A name that links
+    # to nothing therefore wins over common nouns that do: "Which region is Atlantis in?" is
+    # about Atlantis, which the graph does not have, not about the class "region".
+    if not any(c.mention[:1].isupper() for c in result.candidates):
+        mention = unlinked_mention(question, [c.mention for c in result.candidates])
         if mention:
             raise UnknownEntityError(mention, linker.suggest(mention), _source(kg))
+    if result.top is None:
         raise NoTopicError(question)
-    # Among candidates the linker cannot separate, a capitalised mention names something, a
-    # lowercase one ("country", "region") is more likely a common noun that a class shares.
+    # Among candidates the linker cannot separate, prefer the named ones too.
     near = [c for c in result.candidates if result.top.score - c.score < linker.margin]
     pool = [c for c in near if c.mention[:1].isupper()] or near
     best = pool[0]
@@ -116,11 +121,11 @@ def _given_topic(kg: KnowledgeGraph, linker: EntityLinker, topic: EntityId | str
     )
 
 
-def unlinked_mention(question: str) -> str | None:
-    """The first capitalised name in ``question`` (a likely entity mention), or None.
+def unlinked_mention(question: str, linked: Sequence[str] = ()) -> str | None:
+    """The first capitalised name in ``question`` (a likely entity mention) that is not among ``linked``, or None.
 
-    Used only after linking found nothing, to tell "that entity is not in the graph" from
-    "the question names no entity".
+    Used when linking found no name, to tell "that entity is not in the graph" from "the
+    question names no entity".
 
     >>> unlinked_mention("Which region is New Atlantis in?")
     'New Atlantis'
@@ -131,8 +136,9 @@ def unlinked_mention(question: str) -> str | None:
         words = match.group().rstrip(".").split()
         while words and words[0].lower() in _FUNCTION_WORDS:
             words.pop(0)
-        if words:
-            return " ".join(words)
+        name = " ".join(words)
+        if name and name not in linked:
+            return name
     return None
 
 

@@ -74,5 +74,12 @@ def test_a_named_entity_wins_over_a_common_noun(tmp_path):
         ':country rdfs:label "country" .\n:France rdfs:label "France" ; a :country .\n'
     )
     kg = load_graph(path)
-    choice = resolve_topic(kg, EntityLinker(kg), "Which country borders France?")
+    linker = EntityLinker(kg)
+    choice = resolve_topic(kg, linker, "Which country borders France?")
     assert choice.label == "France" and not choice.ambiguous
+    # A name the graph lacks is reported, not answered through the class a common noun links to.
+    with pytest.raises(UnknownEntityError, match="'Atlantis' is not an entity"):
+        resolve_topic(kg, linker, "Which country is Atlantis in?")
+    with pytest.raises(UnknownEntityError, match=r"'Frnace' is not an entity.*nearest labels: France"):
+        resolve_topic(kg, linker, "Which country borders Frnace?")
+    assert resolve_topic(kg, linker, "which country is this?").label == "country"  # no name: the noun it is
