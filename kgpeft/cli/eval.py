@@ -225,7 +225,7 @@ def _print_summary(console, results) -> None:
     from kgpeft.evaluation.report import COLUMNS, alpha_comparison
 
     table = Table(title="evaluation")
-    table.add_column("system")
+    table.add_column("system", no_wrap=True)
     for _, title, _ in COLUMNS:
         table.add_column(title, justify="right")
     for r in results:
