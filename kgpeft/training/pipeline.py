@@ -32,6 +32,7 @@ FIT_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "gradient_checkpointing": False,
 }
+VALIDATION_ROWS = 64
 
 
 @dataclass
@@ -124,7 +125,10 @@ def fit(
     stage("computing soft targets")
     tokenizer = load_tokenizer(model_config.base_model)
     train_rows = training_rows(graph, dataset.split("train"), teacher, tokenizer, top_k=train_config.soft_top_k)
-    eval_rows = training_rows(graph, dataset.split("validation"), teacher, tokenizer, top_k=train_config.soft_top_k)
+    # The validation loss is a health check, not a model-selection signal (the teacher's
+    # validation metrics are): a fixed sample keeps its cost small next to training.
+    validation = dataset.split("validation")[:VALIDATION_ROWS]
+    eval_rows = training_rows(graph, validation, teacher, tokenizer, top_k=train_config.soft_top_k)
     lap("soft_targets")
 
     stage(
@@ -138,9 +142,6 @@ def fit(
     model, tokenizer = load_base_model(model_config.base_model, load_in_4bit=model_config.load_in_4bit)
     if model_config.load_in_4bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=train_config.gradient_checkpointing)
-    if train_config.eval_strategy == "no" and len(eval_rows):
-        train_config.eval_strategy = "steps"
-        train_config.eval_steps = train_config.eval_steps or max(1, (train_config.max_steps or 100) // 3)
     trainer = KGDistillTrainer(
         model,
         args=train_config,
@@ -159,6 +160,8 @@ def fit(
     if resume and checkpoint is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
+    if len(eval_rows):
+        trainer.evaluate()  # appended to the log history
     lap("train")
 
     metrics: dict[str, Any] = {"train_loss": train_output.training_loss, "teacher": teacher_metrics}
