@@ -18,6 +18,12 @@ from typing import Any
 from kgpeft.types import StrPath
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def cache_dir(*parts: str) -> Path:
     """``$KGPEFT_CACHE`` (default ``~/.cache/kgpeft``) joined with ``parts``, created if needed."""
     root = Path(os.environ.get("KGPEFT_CACHE") or Path.home() / ".cache" / "kgpeft")
@@ -36,6 +42,7 @@ def atomic_file(path: StrPath, mode: str = "w", **kwargs: Any) -> Iterator[Any]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs get the usual permissions
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
@@ -65,6 +72,7 @@ def atomic_dir(path: StrPath) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual permissions
     try:
         yield tmp
         if path.exists():
