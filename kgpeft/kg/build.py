@@ -9,16 +9,16 @@ literal triples become labels, aliases, descriptions or attributes.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Sequence
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, count
 
 import numpy as np
 
 from kgpeft.kg import labels as L
-from kgpeft.kg.graph import KnowledgeGraph, term_text
+from kgpeft.kg.graph import KnowledgeGraph, gather_ranges, term_text
 from kgpeft.kg.strings import StringTable
-from kgpeft.kg.triples import Triples, lexsort
+from kgpeft.kg.triples import NEWLINE, QUOTE, Triples, lexsort, unique_rows
 
 LABEL, ALIAS, DESCRIPTION = 1, 2, 3
 ROLES = ((LABEL, L.LABEL_PREDICATES), (ALIAS, L.ALIAS_PREDICATES), (DESCRIPTION, L.DESCRIPTION_PREDICATES))
@@ -33,7 +33,6 @@ class _Names:
     """
 
     def __init__(self, triples: Triples, language: str) -> None:
-        self.literals = triples.literals
         index = {term: i for i, term in enumerate(triples.predicates)}
         self.role = np.zeros(len(triples.predicates), dtype=np.int64)
         precedence = np.zeros(len(triples.predicates), dtype=np.int64)
@@ -44,7 +43,13 @@ class _Names:
         facts = triples.facts
         named = facts[self.role[facts[:, 1]] > 0]
         node, predicate, literal = named[:, 0], named[:, 1], named[:, 2]
-        rank = _language_ranks(self.literals, literal, language)
+        # Literals are read in numpy straight from the joined literal text: the language tag
+        # follows the closing quote, the text precedes it.
+        text = np.frombuffer(triples.literal_data, dtype=np.uint8)
+        end = triples.literal_start[1:] - 1  # (m,) where each literal ends
+        quotes = np.flatnonzero(text == QUOTE)
+        closing = quotes[np.searchsorted(quotes, end) - 1]  # the last quote: a tag or datatype IRI holds none
+        rank = L.language_ranks(text, closing[literal] + 1, end[literal], language)
         order = lexsort(self.role[predicate], node, rank, precedence[predicate], literal)
         self.rows = {}  # role -> (node, literal) rows, best first within each node
         for role, _ in ROLES:
@@ -53,8 +58,8 @@ class _Names:
         label_nodes, label_literals = self.rows[LABEL]
         first = _first_of_runs(label_nodes)
         self.label_nodes = label_nodes[first]  # sorted nodes that have a label
-        chosen = list(map(self.literals.__getitem__, label_literals[first].tolist()))
-        self.label_texts = L.sanitize_all(L.literal_texts(chosen))
+        chosen = label_literals[first]
+        self.label_texts = L.sanitize_all(_bodies(text, triples.literal_start[chosen] + 1, closing[chosen]))
         self.other_labels = np.ones(len(label_nodes), dtype=bool)
         self.other_labels[first] = False
 
@@ -88,7 +93,7 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
     names = _Names(triples, language)
     entity_nodes, entity_of_node = _entities(triples)
     num_entities = len(entity_nodes)
-    relation_preds = np.unique(triples.edges[:, 1])
+    relation_preds = np.flatnonzero(np.bincount(triples.edges[:, 1], minlength=len(triples.predicates)))
     relation_of_pred = np.full(len(triples.predicates), -1, dtype=np.int64)
     relation_of_pred[relation_preds] = np.arange(len(relation_preds))
     s, r, o = (
@@ -96,14 +101,13 @@ def build_graph(triples: Triples, *, language: str, source: str | None, sha256: 
         relation_of_pred[triples.edges[:, 1]],
         entity_of_node[triples.edges[:, 2]],
     )
-    entity_terms = StringTable.from_bytes(list(map(triples.nodes.__getitem__, entity_nodes.tolist())))
+    entity_terms = StringTable.from_bytes(compress(triples.nodes, (entity_of_node >= 0).tolist()))
 
-    plain = [""] * num_entities  # labels before disambiguation
+    plain_labels = np.full(num_entities, "", dtype=object)  # labels before disambiguation
     labelled = entity_of_node[names.label_nodes]
-    for e, text in zip(labelled.tolist(), names.label_texts, strict=True):
-        if e >= 0:
-            plain[e] = text
-    for e in (e for e, text in enumerate(plain) if not text):
+    plain_labels[labelled[labelled >= 0]] = np.array(names.label_texts, dtype=object)[labelled >= 0]
+    plain: list[str] = plain_labels.tolist()
+    for e in compress(count(), map(operator.not_, plain)):  # no label, or an empty one
         plain[e] = L.fallback_label(term_text(entity_terms[e]))
     type_rows = _type_rows(triples.predicates, relation_preds, s, r, o)
 
@@ -149,8 +153,8 @@ def _entities(triples: Triples) -> tuple[np.ndarray, np.ndarray]:
     """The nodes that are entities (see the module docstring), and each node's entity id or -1."""
     in_edges = np.zeros(len(triples.nodes), dtype=bool)
     in_edges[triples.edges[:, 0]] = in_edges[triples.edges[:, 2]] = True
-    predicates = set(triples.predicates)
-    is_predicate = np.fromiter(map(predicates.__contains__, triples.nodes), dtype=bool, count=len(triples.nodes))
+    is_predicate = np.zeros(len(triples.nodes), dtype=bool)
+    is_predicate[[i for term in triples.predicates if (i := _node(triples.nodes, term)) is not None]] = True
     entity_nodes = np.flatnonzero(in_edges | ~is_predicate)
     entity_of_node = np.full(len(triples.nodes), -1, dtype=np.int64)
     entity_of_node[entity_nodes] = np.arange(len(entity_nodes))
@@ -162,14 +166,13 @@ def _literal_arrays(
 ) -> tuple[dict[str, np.ndarray], StringTable, np.ndarray]:
     """Aliases, descriptions and attributes as index arrays into one table of the literals they use,
     that table, and the predicates of the attributes."""
-    num_entities = len(labels)
-    literal_terms = triples.literals
+    num_entities, num_literals = len(labels), len(triples.facts)
     alias_entities, alias_values = names.aliases(entity_of_node)
-    renamed = [e for e, (before, after) in enumerate(zip(plain, labels, strict=True)) if before != after]
+    renamed = list(compress(count(), map(operator.ne, plain, labels)))
+    plain_names = [L.ntriples_literal(plain[e]) for e in renamed]  # literals num_literals, num_literals + 1, ...
     if renamed:  # the plain name of a disambiguated entity stays findable, as its first alias
         alias_entities = np.concatenate([renamed, alias_entities])
-        alias_values = np.concatenate([len(literal_terms) + np.arange(len(renamed)), alias_values])
-        literal_terms = literal_terms + [L.ntriples_literal(plain[e]) for e in renamed]
+        alias_values = np.concatenate([num_literals + np.arange(len(renamed)), alias_values])
         order = np.argsort(alias_entities, kind="stable")
         alias_entities, alias_values = alias_entities[order], alias_values[order]
     facts = triples.facts
@@ -177,7 +180,8 @@ def _literal_arrays(
     attr_preds, attr_predicate = _renumber(attributes[:, 1], len(triples.predicates))
     descriptions = names.descriptions(entity_of_node, num_entities)
     # Keep only the literals the index refers to, renumbered in their (canonical) order.
-    used, renumber = _renumber(np.concatenate([alias_values, attributes[:, 2], descriptions]), len(literal_terms))
+    values = np.concatenate([alias_values, attributes[:, 2], descriptions])
+    used, renumber = _renumber(values, num_literals + len(plain_names))  # all plain names are used: they come last
     arrays = {
         "alias_start": np.searchsorted(alias_entities, np.arange(num_entities + 1)).astype(np.int64),
         "alias_value": renumber[: len(alias_values)].astype(np.int32),
@@ -186,7 +190,23 @@ def _literal_arrays(
         "attr_value": renumber[len(alias_values) : len(alias_values) + len(attributes)].astype(np.int32),
         "description": renumber[len(renumber) - num_entities :].astype(np.int32),
     }
-    return arrays, StringTable.from_bytes(list(map(literal_terms.__getitem__, used.tolist()))), attr_preds
+    stated = used[used < num_literals]
+    plain_lengths = np.fromiter(map(len, plain_names), dtype=np.int64, count=len(plain_names))
+    lengths = np.concatenate([np.diff(triples.literal_start)[stated] - 1, plain_lengths])
+    text = np.concatenate([_literal_bytes(triples, stated), np.frombuffer(b"".join(plain_names), dtype=np.uint8)])
+    return arrays, StringTable.from_joined(text, lengths), attr_preds
+
+
+def _literal_bytes(triples: Triples, chosen: np.ndarray) -> np.ndarray:
+    """The ``chosen`` literals (sorted indices) back to back: cut from the joined literal text by
+    a mask of its bytes, which reads it once in order instead of touching a bytes object each."""
+    lengths = np.diff(triples.literal_start) - 1
+    is_chosen = np.zeros(len(lengths), dtype=bool)
+    is_chosen[chosen] = True
+    flags = np.stack([is_chosen, np.zeros_like(is_chosen)], axis=1).ravel()  # a literal, then its newline
+    repeats = np.stack([lengths, np.ones_like(lengths)], axis=1).ravel()
+    text = np.frombuffer(triples.literal_data, dtype=np.uint8)
+    return text[np.repeat(flags, repeats)[: len(text)]]
 
 
 def _bare(term: bytes) -> bytes:
@@ -212,22 +232,25 @@ def _first_of_runs(sorted_values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]]) if len(sorted_values) else sorted_values
 
 
-def _language_ranks(literals: list[bytes], chosen: np.ndarray, language: str) -> np.ndarray:
-    """:func:`labels.language_rank` of each chosen literal, computed once per distinct tag."""
-    terms = map(literals.__getitem__, chosen.tolist())
-    suffixes = list(map(itemgetter(2), map(bytes.rpartition, terms, repeat(b'"'))))  # "", "@en" or "^^<...>"
-    ranks = {
-        suffix: L.language_rank(suffix[1:].decode("ascii") if suffix.startswith(b"@") else None, language)
-        for suffix in set(suffixes)
-    }
-    return np.fromiter(map(ranks.__getitem__, suffixes), dtype=np.int64, count=len(suffixes))
+def _bodies(text: np.ndarray, start: np.ndarray, end: np.ndarray) -> list[str]:
+    """The texts of literal bodies ``text[start[i]:end[i]]``, gathered into one line each and decoded at once."""
+    if not len(start):
+        return []
+    joined = text[gather_ranges(start, end + 1)]  # each body and the closing quote after it...
+    joined[np.cumsum(end + 1 - start) - 1] = NEWLINE  # ... which becomes the line break
+    return L.body_texts(joined[:-1].tobytes())
+
+
+def _node(nodes: Sequence[bytes], term: bytes) -> int | None:
+    """The index of ``term`` in the sorted ``nodes``, or None."""
+    i = bisect.bisect_left(nodes, term)
+    return i if i < len(nodes) and nodes[i] == term else None
 
 
 def _predicate_label(nodes: Sequence[bytes], names: _Names, iri: str) -> str:
     """A predicate's label: its own label literal if the graph has one, else its readable local name."""
-    term = f"<{iri}>".encode()
-    i = bisect.bisect_left(nodes, term)
-    label = names.label(i) if i < len(nodes) and nodes[i] == term else None
+    i = _node(nodes, f"<{iri}>".encode())
+    label = names.label(i) if i is not None else None
     return label or L.fallback_label(iri)
 
 
@@ -236,14 +259,13 @@ def _relation_literals(triples: Triples, relation_terms: list[str]) -> list[list
     rows = []
     subjects = triples.facts[:, 0]
     for r, iri in enumerate(relation_terms):
-        term = f"<{iri}>".encode()
-        node = bisect.bisect_left(triples.nodes, term)
-        if node == len(triples.nodes) or triples.nodes[node] != term:
+        node = _node(triples.nodes, f"<{iri}>".encode())
+        if node is None:
             continue
         lo, hi = np.searchsorted(subjects, [node, node + 1])
         for _, predicate, literal in triples.facts[lo:hi].tolist():
             iri = _bare(triples.predicates[predicate]).decode("utf-8")
-            rows.append([r, iri, L.literal_texts([triples.literals[literal]])[0]])  # lists: the cache stores JSON
+            rows.append([r, iri, L.literal_texts([triples.literal(literal)])[0]])  # lists: the cache stores JSON
     return rows
 
 
@@ -266,8 +288,7 @@ def _adjacency(
     num_steps = 2 * num_relations
     key = np.concatenate([s * num_steps + r, o * num_steps + r + num_relations])  # (2T,) entity * 2R + step
     target = np.concatenate([o, s])  # (2T,)
-    order = lexsort(key, target)
-    key, target = key[order], target[order]
+    key, target = unique_rows(key, target)  # all unique: the triples are
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
     return {
         "targets": target.astype(np.int32),

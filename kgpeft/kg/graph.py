@@ -27,7 +27,7 @@ from kgpeft.types import EntityId, RelationPath, Step
 EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def _gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def gather_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """All positions in the half-open ranges [starts[i], ends[i]), concatenated."""
     lengths = ends - starts
     total = int(lengths.sum())
@@ -199,7 +199,7 @@ class KnowledgeGraph:
         g = np.searchsorted(self.group_key, keys)
         inside = g < len(self.group_key)
         g = g[inside][self.group_key[g[inside]] == keys[inside]]  # the entities that have this step
-        return np.unique(self.targets[_gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
+        return np.unique(self.targets[gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
 
     def execute(self, e: EntityId, path: RelationPath | Iterable[Step]) -> np.ndarray:
         """The endpoint set of a relation path followed from ``e`` (sorted entity ids)."""
@@ -214,7 +214,7 @@ class KnowledgeGraph:
         """The groups of every entity in ``ents`` and each group's step."""
         lo = np.searchsorted(self.group_key, ents * self.num_steps)
         hi = np.searchsorted(self.group_key, (ents + 1) * self.num_steps)
-        groups = _gather_ranges(lo, hi)
+        groups = gather_ranges(lo, hi)
         steps = self.group_key[groups] - np.repeat(ents, hi - lo) * self.num_steps
         return groups, steps
 
@@ -224,7 +224,7 @@ class KnowledgeGraph:
         if groups.size == 0:
             return
         lengths = self.group_start[groups + 1] - self.group_start[groups]
-        targets = self.targets[_gather_ranges(self.group_start[groups], self.group_start[groups + 1])]
+        targets = self.targets[gather_ranges(self.group_start[groups], self.group_start[groups + 1])]
         # One sort of (step, target) pairs splits every step's endpoint set at once.
         pairs = np.unique(np.repeat(steps, lengths) * self.num_entities + targets)
         pair_steps = pairs // self.num_entities
@@ -304,7 +304,7 @@ class KnowledgeGraph:
         distance[targets] = 0
         frontier = targets
         for d in range(1, max_distance + 1):
-            around = self.targets[_gather_ranges(self.entity_start[frontier], self.entity_start[frontier + 1])]
+            around = self.targets[gather_ranges(self.entity_start[frontier], self.entity_start[frontier + 1])]
             frontier = np.unique(around[distance[around] > d])
             if frontier.size == 0:
                 break

@@ -108,23 +108,25 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def content_sha256(
-    nodes: list[bytes], predicates: list[bytes], literals: list[bytes], edges: np.ndarray, facts: np.ndarray
+    nodes: list[bytes], predicates: list[bytes], literal_data: bytes, edges: np.ndarray, facts: np.ndarray
 ) -> str:
     """sha256 of a graph given as sorted term lists and sorted unique rows of ranks into them.
 
-    ``facts`` rows are (node, predicate, i) with object ``literals[i]``, in canonical order.
-    N-Triples terms hold no raw newline, so joining them with newlines is unambiguous, and
-    the rows are fixed-width little-endian integers: the bytes hashed determine the graph.
+    ``facts`` rows are (node, predicate, i) with object the i-th literal, in canonical order;
+    ``literal_data`` is those literals joined by newlines. N-Triples terms hold no raw
+    newline, so joining them with newlines is unambiguous, and the rows are fixed-width
+    little-endian integers: the bytes hashed determine the graph.
 
-    >>> content_sha256([b"<http://a>"], [], [], np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64))[:12]
+    >>> content_sha256([b"<http://a>"], [], b"", np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64))[:12]
     '7f112559c851'
     """
     digest = hashlib.sha256(FORMAT)
-    for name, items in ((b"nodes", nodes), (b"predicates", predicates), (b"literals", literals)):
-        digest.update(b"%s %d\n" % (name, len(items)))
-        digest.update(b"\n".join(items))
+    terms = (b"nodes", len(nodes), b"\n".join(nodes)), (b"predicates", len(predicates), b"\n".join(predicates))
+    for name, size, data in (*terms, (b"literals", len(facts), literal_data)):
+        digest.update(b"%s %d\n" % (name, size))
+        digest.update(data)
         digest.update(b"\n")
     for name, rows in ((b"edges", edges), (b"facts", facts[:, :2])):
         digest.update(b"%s %d\n" % (name, len(rows)))
-        digest.update(np.ascontiguousarray(rows, dtype="<i8").tobytes())
+        digest.update(np.ascontiguousarray(rows, dtype="<i8"))
     return digest.hexdigest()

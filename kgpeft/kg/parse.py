@@ -1,7 +1,7 @@
-"""Read an RDF source into N-Triples bytes, the one form every later step works on.
+"""Read an RDF source into N-Triples, the one form every later step works on.
 
 Oxigraph parses and re-serialises in Rust, so a file never becomes millions of Python
-objects: what comes out is one ``bytes`` value with one triple per line, terms in
+objects: what comes out is one buffer (an ``io.BytesIO``) with one triple per line, terms in
 canonical form (language tags lower-cased, ``xsd:string`` dropped, minimal escapes).
 Named graphs are merged into one graph. Nothing is ever fetched over the network:
 ``owl:imports`` is an ordinary triple that is never followed, and Oxigraph has no
@@ -11,6 +11,7 @@ loader for remote JSON-LD contexts, which are refused with a clear message.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import zlib
 from operator import attrgetter
@@ -54,11 +55,11 @@ def decompress(raw: bytes, path: Path) -> bytes:
         raise KGLoadError(f"{path}: corrupt gzip data ({err}): re-download or re-compress the file.") from None
 
 
-def to_ntriples(data: bytes, fmt: RdfFormat, *, name: str, base_iri: str | None) -> bytes:
+def to_ntriples(data: bytes, fmt: RdfFormat, *, name: str, base_iri: str | None) -> io.BytesIO:
     """Parse ``data`` (in ``fmt``) and return the graph as N-Triples; ``name`` is used in errors.
 
     >>> from kgpeft.kg.formats import BY_NAME
-    >>> to_ntriples(b"<http://a> <http://b> 'c' .", BY_NAME["turtle"], name="x.ttl", base_iri=None)
+    >>> to_ntriples(b"<http://a> <http://b> 'c' .", BY_NAME["turtle"], name="x.ttl", base_iri=None).getvalue()
     b'<http://a> <http://b> "c" .\\n'
     """
     if fmt.oxigraph is None:
@@ -72,7 +73,7 @@ def to_ntriples(data: bytes, fmt: RdfFormat, *, name: str, base_iri: str | None)
         raise KGLoadError(f"{name}: cannot parse as {fmt.name}: {_one_line(str(err))}.") from None
 
 
-def graph_to_ntriples(graph: rdflib.Graph) -> bytes:
+def graph_to_ntriples(graph: rdflib.Graph) -> io.BytesIO:
     """An in-memory rdflib graph as N-Triples (via Oxigraph again, for the same canonical terms)."""
     import rdflib
 
@@ -82,9 +83,14 @@ def graph_to_ntriples(graph: rdflib.Graph) -> bytes:
     return _serialize(pyoxigraph.parse(text, fmt), dataset=dataset)
 
 
-def _serialize(quads: pyoxigraph.QuadParser, *, dataset: bool) -> bytes:
+def _serialize(quads: pyoxigraph.QuadParser, *, dataset: bool) -> io.BytesIO:
+    """The triples as N-Triples in a ``BytesIO``: unlike ``bytes``, its storage can be written
+    in place (``getbuffer``) and then handed over as ``bytes`` without a copy (``getvalue``),
+    which saves :func:`kgpeft.kg.triples.split_ntriples` two copies of the whole text."""
     triples = map(attrgetter("triple"), quads) if dataset else quads  # drop graph names: one merged graph
-    return pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
+    output = io.BytesIO()
+    pyoxigraph.serialize(triples, output, format=pyoxigraph.RdfFormat.N_TRIPLES)
+    return output
 
 
 def _rdflib_to_ntriples(data: bytes, fmt: RdfFormat, *, name: str) -> bytes:

@@ -28,15 +28,31 @@ class StringTable(Sequence[str]):
         self.offsets = offsets  # int64, len(self) + 1; string i is buffer[offsets[i]:offsets[i + 1]]
 
     @classmethod
-    def from_bytes(cls, items: Sequence[bytes]) -> StringTable:
-        """A table of already-encoded UTF-8 strings (no per-item decoding: the fast path)."""
-        offsets = np.zeros(len(items) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=len(items)), out=offsets[1:])
-        return cls(np.frombuffer(b"".join(items), dtype=np.uint8), offsets)
+    def from_bytes(cls, items: Iterable[bytes], lengths: np.ndarray | None = None) -> StringTable:
+        """A table of already-encoded UTF-8 strings (no per-item decoding: the fast path).
+
+        ``lengths``, the items' byte lengths where the caller knows them, saves measuring each.
+        """
+        if lengths is None:
+            items = list(items)
+            lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        return cls.from_joined(np.frombuffer(b"".join(items), dtype=np.uint8), lengths)
 
     @classmethod
     def from_strings(cls, items: Iterable[str]) -> StringTable:
+        items = list(items)
+        text = "".join(items)
+        if text.isascii():  # one byte per character: encode once, and the lengths are the string lengths
+            lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+            return cls.from_joined(np.frombuffer(text.encode("ascii"), dtype=np.uint8), lengths)
         return cls.from_bytes([s.encode("utf-8") for s in items])
+
+    @classmethod
+    def from_joined(cls, buffer: np.ndarray, lengths: np.ndarray) -> StringTable:
+        """A table of the UTF-8 strings back to back in ``buffer`` (uint8), of byte ``lengths``."""
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(buffer, offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

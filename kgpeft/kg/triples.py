@@ -1,16 +1,20 @@
-"""N-Triples bytes -> canonical integer tables: the step where the loader's speed is decided.
+"""N-Triples text -> canonical integer tables: the step where the loader's speed is decided.
 
-Per-triple work runs in C: numpy finds the term boundaries in the text, one
-``bytes.split`` cuts out every term, ``map`` over ``dict.setdefault`` interns them.
+Per-triple work runs in C, a cache-sized chunk of text at a time: numpy finds the term
+boundaries and marks them in place, one ``bytes.split`` cuts out every term, ``map`` over a
+numbering ``defaultdict`` interns them; rows are then sorted as packed int64 keys.
 Python-level loops only touch unique terms or the rare triples that need it. Every list
-comes out sorted and every row unique, so ids are canonical: the same graph in any
-syntax or triple order gives the same ids (see :mod:`kgpeft.kg.hashing`).
+comes out sorted and every row unique, so ids are canonical: the same graph in any syntax
+or triple order gives the same ids (see :mod:`kgpeft.kg.hashing`).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import zlib
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress, count
 
@@ -22,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 NEWLINE, SPACE, QUOTE, ANGLE, UNDERSCORE = b"\n"[0], b" "[0], b'"'[0], b"<"[0], b"_"[0]
 CUT = 0xFF  # a byte that never occurs in UTF-8 text, so it can mark where to split
+CHUNK_BYTES = 1 << 18  # text cut and interned at a time: small enough that its terms stay in the CPU cache
+KEY_LIMIT = 2**62  # packed row keys stay below this: inside int64, with room for the float bound check
 
 
 @dataclass
@@ -31,99 +37,173 @@ class Triples:
     ``nodes`` are the IRIs and blank nodes used as subject or object and ``predicates``
     the predicates, in N-Triples form, sorted; ``edges`` rows are (node, predicate, node);
     ``facts`` rows are (node, predicate, i) for the literal triples, whose objects are
-    ``literals[i]`` (N-Triples form; the i-th fact has the i-th literal).
+    ``literal(i)`` (N-Triples form; the i-th fact has the i-th literal). The literals are
+    kept joined by newlines (N-Triples literals hold none) in ``literal_data``: the form
+    that is hashed, and that numpy reads all literals from at once. ``literal_start[i]``
+    is where the i-th starts in it, and the last entry is ``len(literal_data) + 1``, as if
+    a newline ended the text: the i-th literal ends one byte before the next one starts.
     """
 
     nodes: list[bytes]
     predicates: list[bytes]
-    literals: list[bytes]
+    literal_data: bytes
+    literal_start: np.ndarray  # (m + 1,) int64
     edges: np.ndarray  # (n, 3) int64
     facts: np.ndarray  # (m, 3) int64
 
+    def literal(self, i: int) -> bytes:
+        return self.literal_data[self.literal_start[i] : self.literal_start[i + 1] - 1]
+
     def sha256(self) -> str:
-        return content_sha256(self.nodes, self.predicates, self.literals, self.edges, self.facts)
+        return content_sha256(self.nodes, self.predicates, self.literal_data, self.edges, self.facts)
 
 
-def split_ntriples(data: bytes) -> Triples:
-    """Intern the terms of N-Triples ``data`` (one ``S P O .`` per line, as Oxigraph writes it).
+@dataclass
+class _Interned:
+    """The terms of each line as ids (see :func:`_intern`)."""
 
-    >>> t = split_ntriples(b'<http://b> <http://p> <http://a> .\\n<http://a> <http://p> "x" .\\n')
-    >>> t.nodes, t.edges.tolist(), t.facts.tolist(), t.literals
-    ([b'<http://a>', b'<http://b>'], [[1, 0, 0]], [[0, 0, 0]], [b'"x"'])
+    terms: list[bytes]  # subjects and entity objects, in order of first occurrence
+    predicates: list[bytes]  # in order of first occurrence
+    s: np.ndarray  # (n,) int64: each line's subject, an index into terms
+    p: np.ndarray  # (n,) int64: each line's predicate, an index into predicates
+    o: np.ndarray  # (e,) int64: each entity object, in line order, an index into terms
+    literals: list[bytes]  # the literal objects, in line order
+    crc: np.ndarray  # (m,) int64: each literal's CRC-32
+    subject_kind: np.ndarray  # (n,) uint8: the subject's first byte: "<" for an IRI, "_" for a blank node
+    object_kind: np.ndarray  # (n,) uint8: the object's first byte: also '"' for a literal
+
+
+def split_ntriples(ntriples: io.BytesIO) -> Triples:
+    """Intern the terms of N-Triples text (one ``S P O .`` per line, as Oxigraph writes it).
+
+    Consumes ``ntriples``: term boundaries are marked in its buffer.
+
+    >>> t = split_ntriples(io.BytesIO(b'<http://b> <http://p> <http://a> .\\n<http://a> <http://p> "x" .\\n'))
+    >>> t.nodes, t.edges.tolist(), t.facts.tolist(), t.literal(0)
+    ([b'<http://a>', b'<http://b>'], [[1, 0, 0]], [[0, 0, 0]], b'"x"')
     """
-    subjects, predicates, objects, kind = _columns(data)
-    n = len(subjects)
-    is_literal = kind == QUOTE
+    lines = _intern(np.frombuffer(ntriples.getbuffer(), dtype=np.uint8))  # writable: shares the buffer's memory
+    is_literal = lines.object_kind == QUOTE
     entity_object = ~is_literal
-    # setdefault with a running counter interns in one C-level pass: a term keeps the
-    # number of its first occurrence, made dense below. Literals are not interned: most
-    # are unique, and ordering them costs less than a dictionary of them.
-    term_ids: dict[bytes, int] = {}
-    s = np.fromiter(map(term_ids.setdefault, subjects, count()), dtype=np.int64, count=n)
-    edge_objects = compress(objects, entity_object.tolist())
-    o = np.fromiter(map(term_ids.setdefault, edge_objects, count(n)), dtype=np.int64, count=n - int(is_literal.sum()))
-    predicate_ids: dict[bytes, int] = {}
-    p = np.fromiter(map(predicate_ids.setdefault, predicates, count()), dtype=np.int64, count=n)
-    literals = list(compress(objects, is_literal.tolist()))
-    del subjects, predicates, objects
-    terms, s, o = _densify(term_ids, s, o)
-    predicate_terms, p = _densify(predicate_ids, p)
-    edge_s, edge_p, fact_s, fact_p = s[entity_object], p[entity_object], s[is_literal], p[is_literal]
+    terms, s, p, o, literals = lines.terms, lines.s, lines.p, lines.o, lines.literals
 
-    first = np.frombuffer(bytes(term[0] for term in terms), dtype=np.uint8)
-    is_blank = first == UNDERSCORE
+    is_blank = np.zeros(len(terms), dtype=bool)
+    is_blank[s[lines.subject_kind == UNDERSCORE]] = is_blank[o[lines.object_kind[entity_object] == UNDERSCORE]] = True
     if is_blank.any():
-        names = canonical_blank_nodes(terms, predicate_terms, (edge_s, edge_p, o), (fact_s, fact_p, literals), is_blank)
-        for index, name in names.items():
+        terms, is_blank, s, o = _subjects_first(terms, is_blank, s, o)
+        linked, stated = (s[entity_object], p[entity_object], o), (s[is_literal], p[is_literal], literals)
+        for index, name in canonical_blank_nodes(terms, lines.predicates, linked, stated, is_blank).items():
             terms[index] = name
 
     node_rank, nodes = _sorted_ranks(terms)
-    predicate_rank, predicate_list = _sorted_ranks(predicate_terms)
-    edges = _unique_rows(node_rank[edge_s], predicate_rank[edge_p], node_rank[o])
-    facts, literals = _sorted_facts(node_rank[fact_s], predicate_rank[fact_p], literals)
-    return Triples(nodes, predicate_list, literals, edges, facts)
+    predicate_rank, predicate_list = _sorted_ranks(lines.predicates)
+    s, p = node_rank[s], predicate_rank[p]
+    edges = np.stack(unique_rows(s[entity_object], p[entity_object], node_rank[o]), axis=1)
+    facts, literal_order = _sorted_facts(s[is_literal], p[is_literal], lines.crc, literals)
+    literal_data = b"\n".join(map(literals.__getitem__, literal_order.tolist()))
+    newlines = np.flatnonzero(np.frombuffer(literal_data, dtype=np.uint8) == NEWLINE)
+    literal_start = np.r_[0, newlines + 1, len(literal_data) + 1] if len(literal_order) else np.zeros(1, np.int64)
+    return Triples(nodes, predicate_list, literal_data, literal_start, edges, facts)
 
 
-def _columns(data: bytes) -> tuple[list[bytes], list[bytes], list[bytes], np.ndarray]:
-    """Subjects, predicates and objects of the lines of ``data``, and each object's first byte.
+def _intern(text: np.ndarray) -> _Interned:
+    """Cut N-Triples ``text`` (writable: it is marked in place) into terms and intern them.
 
-    Subjects and predicates contain no spaces in N-Triples, so the first two spaces of a
-    line end them; the object runs to the `` .`` before the newline (literals escape their
-    newlines). Marking those places with :data:`CUT` lets one ``split`` cut every term.
+    A ``defaultdict`` that numbers each new key interns in one C-level pass (``map`` over
+    its ``__getitem__``): a term's id is its rank in order of first occurrence. Literals are
+    not interned: most are unique, and ordering them costs less than a dictionary of them;
+    their CRC-32s, the first key they are ordered by, are taken here.
+
+    The text is streamed through a chunk of lines at a time: found, marked, cut, interned
+    and checksummed while it is in the CPU cache; and the memory of the terms that die
+    (repeats) is reused by the next chunk, instead of a whole file's worth of short-lived
+    bytes objects taking fresh memory (page faults would cost as much as the cutting).
     """
-    marked = bytearray(data)
-    text = np.frombuffer(marked, dtype=np.uint8)  # a writable view: marking needs no second copy
-    ends = np.flatnonzero(text == NEWLINE)
-    if ends.size == 0:
-        return [], [], [], np.zeros(0, dtype=np.uint8)
-    spaces = np.flatnonzero(text == SPACE)
-    first = np.searchsorted(spaces, np.r_[0, ends[:-1] + 1])  # the first space of each line
-    subject_end, predicate_end = spaces[first], spaces[first + 1]
-    kind = text[predicate_end + 1]  # copies: read before marking
-    quoted = (kind == ANGLE) & (text[predicate_end + 2] == ANGLE)  # an RDF 1.2 triple term <<( s p o )>>
-    text[subject_end] = text[predicate_end] = CUT
-    text[ends - 2] = text[ends - 1] = text[ends] = CUT  # the " .\n" after the object
-    del text  # a bytearray cannot be resized while a view exports it
-    fields = bytes(marked).split(bytes([CUT]))  # S, P, O, "", "" for each line, then one last ""
-    end = 5 * len(ends)
-    subjects, predicates, objects = fields[0:end:5], fields[1:end:5], fields[2:end:5]
-    if quoted.any():
-        logger.warning("skipped %d triples whose object is an RDF 1.2 triple term (not supported)", quoted.sum())
-        keep = (~quoted).tolist()
-        subjects, predicates, objects = (list(compress(c, keep)) for c in (subjects, predicates, objects))
-        kind = kind[~quoted]
-    return subjects, predicates, objects, kind
+    term_ids: dict[bytes, int] = defaultdict(count().__next__)  # a new term gets the next id
+    predicate_ids: dict[bytes, int] = defaultdict(count().__next__)
+    literals: list[bytes] = []
+    no_ids, no_kinds = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)  # so that no lines concatenate too
+    s_chunks, p_chunks, o_chunks, crc_chunks = [no_ids], [no_ids], [no_ids], [no_ids]
+    subject_kinds, object_kinds = [no_kinds], [no_kinds]
+    skipped, at, window = 0, 0, CHUNK_BYTES
+    while at < len(text):
+        used, subject_kind, object_kind, keep = _mark_lines(text[at : at + window])
+        if not used:  # no whole line in the window: widen it (the text ends with a newline)
+            if at + window >= len(text):
+                break
+            window *= 2
+            continue
+        fields = text[at : at + used].tobytes().split(bytes([CUT]))  # S, P, O, "", "" per line
+        at, window = at + used, CHUNK_BYTES
+        subjects, predicates, objects = (fields[k : 5 * len(keep) : 5] for k in range(3))
+        if not keep.all():  # rare: drop the lines of unsupported triple terms
+            skipped += len(keep) - int(keep.sum())
+            subjects, predicates, objects = (list(compress(c, keep.tolist())) for c in (subjects, predicates, objects))
+            subject_kind, object_kind = subject_kind[keep], object_kind[keep]
+        is_literal = object_kind == QUOTE
+        s_chunks.append(_ids(term_ids, subjects, len(subjects)))
+        p_chunks.append(_ids(predicate_ids, predicates, len(subjects)))
+        entity_objects = compress(objects, (~is_literal).tolist())
+        o_chunks.append(_ids(term_ids, entity_objects, len(subjects) - int(is_literal.sum())))
+        chunk_literals = list(compress(objects, is_literal.tolist()))
+        crc_chunks.append(np.fromiter(map(zlib.crc32, chunk_literals), dtype=np.int64, count=len(chunk_literals)))
+        literals += chunk_literals
+        subject_kinds.append(subject_kind)
+        object_kinds.append(object_kind)
+    if skipped:
+        logger.warning("skipped %d triples whose object is an RDF 1.2 triple term (not supported)", skipped)
+    s, p, o, crc = (np.concatenate(c) for c in (s_chunks, p_chunks, o_chunks, crc_chunks))
+    subject_kind, object_kind = np.concatenate(subject_kinds), np.concatenate(object_kinds)
+    return _Interned(list(term_ids), list(predicate_ids), s, p, o, literals, crc, subject_kind, object_kind)
 
 
-def _densify(ids: dict[bytes, int], *columns: np.ndarray) -> tuple[list[bytes], ...]:
-    """Terms in first-occurrence order, and the columns renumbered 0..len(terms)-1."""
-    terms = list(ids)
-    if not terms:
-        return (terms, *columns)
-    first_seen = np.fromiter(ids.values(), dtype=np.int64, count=len(terms))
-    dense = np.empty(int(first_seen.max()) + 1, dtype=np.int64)
-    dense[first_seen] = np.arange(len(terms))
-    return (terms, *(dense[c] for c in columns))
+def _mark_lines(part: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Put :data:`CUT` after each term of the whole lines at the start of ``part``, so that
+    ``split`` cuts the terms out.
+
+    Returns the bytes those lines take (0 if none), and per line the first byte of the subject
+    and of the object, and whether to keep the line (not when its object is an RDF 1.2 triple
+    term). Subjects and predicates contain no spaces (nor any byte below one) in N-Triples, so
+    the first two spaces of a line end them; the object runs to the `` .`` before the newline
+    (literals escape their newlines).
+    """
+    breaks = np.flatnonzero(part <= SPACE)  # one pass finds the newlines and the spaces
+    newline = np.flatnonzero(part[breaks] == NEWLINE)
+    if not newline.size:
+        nothing = np.zeros(0, dtype=np.uint8)
+        return 0, nothing, nothing, nothing.astype(bool)
+    end = breaks[newline]
+    first_space = np.r_[0, newline[:-1] + 1]  # each line's, as an index into breaks
+    subject_end, predicate_end = breaks[first_space], breaks[first_space + 1]
+    subject_kind, object_kind = part[np.r_[0, end[:-1] + 1]], part[predicate_end + 1]  # copies: read before marking
+    keep = (object_kind != ANGLE) | (part[predicate_end + 2] != ANGLE)  # not a triple term <<( s p o )>>
+    part[subject_end] = part[predicate_end] = CUT
+    part[end - 2] = part[end - 1] = part[end] = CUT  # the " .\n" after the object
+    return int(end[-1]) + 1, subject_kind, object_kind, keep
+
+
+def _ids(ids: dict[bytes, int], terms: Iterable[bytes], size: int) -> np.ndarray:
+    """The ids of ``size`` terms, from a ``defaultdict`` that gives each new term the next id."""
+    return np.fromiter(map(ids.__getitem__, terms), dtype=np.int64, count=size)
+
+
+def _subjects_first(
+    terms: list[bytes], is_blank: np.ndarray, s: np.ndarray, o: np.ndarray
+) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+    """``terms`` (with ``is_blank`` and the ids in ``s``, ``o``) in order of first use as a
+    subject, else as an object.
+
+    Chunked interning numbers a term by its first use in either place. Blank nodes that
+    colour refinement cannot tell apart are numbered in term order, and so keep the
+    order they had when every subject was interned before any object.
+    """
+    first_use = np.full(len(terms), len(s) + len(o), dtype=np.int64)
+    np.minimum.at(first_use, o, len(s) + np.arange(len(o)))
+    np.minimum.at(first_use, s, np.arange(len(s)))
+    order = np.argsort(first_use)  # distinct keys: no ties
+    new_id = np.empty_like(order)
+    new_id[order] = np.arange(len(order))
+    return list(map(terms.__getitem__, order.tolist())), is_blank[order], new_id[s], new_id[o]
 
 
 def _sorted_ranks(terms: list[bytes]) -> tuple[np.ndarray, list[bytes]]:
@@ -131,55 +211,81 @@ def _sorted_ranks(terms: list[bytes]) -> tuple[np.ndarray, list[bytes]]:
     order = sorted(range(len(terms)), key=terms.__getitem__)
     rank = np.empty(len(terms), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return rank, [terms[i] for i in order]
+    return rank, list(map(terms.__getitem__, order))
+
+
+def _packing(columns: tuple[np.ndarray, ...]) -> list[int] | None:
+    """Each column's bound (max + 1) if rows of ``columns`` pack into one int64 key, else None."""
+    bounds = [int(c.max()) + 1 for c in columns]
+    return bounds if np.prod(bounds, dtype=float) < KEY_LIMIT else None
+
+
+def _pack(columns: tuple[np.ndarray, ...], bounds: list[int]) -> np.ndarray:
+    key = columns[0].astype(np.int64)
+    for column, bound in zip(columns[1:], bounds[1:], strict=True):
+        key = key * bound + column
+    return key
 
 
 def lexsort(*columns: np.ndarray) -> np.ndarray:
     """The order sorting rows by ``columns`` (first column first), of non-negative integers.
 
-    One int64 key packed from all columns sorts several times faster than ``np.lexsort``;
-    the packing is used whenever it cannot overflow.
+    Equal rows come in no particular order: every caller's rows are unique or interchangeable.
+    One int64 key packed from all columns, argsorted by numpy's default (SIMD) sort, is several
+    times faster than ``np.lexsort`` or a stable sort; the packing is used whenever it cannot
+    overflow.
     """
     if not len(columns[0]):
         return np.zeros(0, dtype=np.int64)
-    bounds = [int(c.max()) + 1 for c in columns]
-    if np.prod(bounds, dtype=float) >= 2**62:
-        return np.lexsort(columns[::-1])
-    key = columns[0].astype(np.int64)
-    for column, bound in zip(columns[1:], bounds[1:], strict=True):
-        key = key * bound + column
-    return np.argsort(key, kind="stable")
+    bounds = _packing(columns)
+    return np.argsort(_pack(columns, bounds)) if bounds else np.lexsort(columns[::-1])
 
 
-def _unique_rows(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Rows (a, b, c) sorted lexicographically with duplicates (repeated triples) removed."""
-    order = lexsort(a, b, c)
-    rows = np.stack([a[order], b[order], c[order]], axis=1)
-    if len(rows) > 1:
-        rows = rows[np.r_[True, np.any(rows[1:] != rows[:-1], axis=1)]]
-    return rows
+def unique_rows(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The distinct rows of ``columns`` (non-negative integers), sorted, as columns again.
 
+    Sorting the packed keys themselves and unpacking them is faster still than ``lexsort``:
+    no argsort, no gathers.
 
-def _sorted_facts(s: np.ndarray, p: np.ndarray, literals: list[bytes]) -> tuple[np.ndarray, list[bytes]]:
-    """Literal triples in canonical order, (node, predicate, literal bytes), without repeats.
-
-    Sorting by the literal's CRC-32 instead of its bytes keeps the sort in numpy; the rows
-    whose (node, predicate, CRC) tie, repeats mostly, are settled by their bytes.
+    >>> [c.tolist() for c in unique_rows(np.array([1, 0, 1]), np.array([5, 7, 5]))]
+    [[0, 1], [7, 5]]
     """
-    crc = np.fromiter(map(zlib.crc32, literals), dtype=np.int64, count=len(literals))
+    if not len(columns[0]):
+        return tuple(c.astype(np.int64) for c in columns)
+    bounds = _packing(columns)
+    if bounds is None:
+        order = np.lexsort(columns[::-1])
+        rows = np.stack([c[order] for c in columns], axis=1)
+        rows = rows[np.r_[True, np.any(rows[1:] != rows[:-1], axis=1)]]
+        return tuple(rows.T)
+    key = np.sort(_pack(columns, bounds))
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    unpacked = []
+    for bound in bounds[:0:-1]:  # the last column is the lowest "digit" of the key
+        key, column = np.divmod(key, bound)
+        unpacked.append(column)
+    return (key, *unpacked[::-1])
+
+
+def _sorted_facts(
+    s: np.ndarray, p: np.ndarray, crc: np.ndarray, literals: list[bytes]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Literal triples in canonical order, (node, predicate, literal bytes), without repeats:
+    the fact rows, and which of ``literals`` each row's object is.
+
+    Sorting by the literal's CRC-32 (``crc``) instead of its bytes keeps the sort in numpy;
+    the rows whose (node, predicate, CRC) tie, repeats mostly, are settled by their bytes.
+    """
     order = lexsort(s, p, crc)
     s, p, crc = s[order], p[order], crc[order]
-    literals = [literals[i] for i in order.tolist()]
     tied = np.flatnonzero((s[1:] == s[:-1]) & (p[1:] == p[:-1]) & (crc[1:] == crc[:-1]))
-    keep = np.ones(len(literals), dtype=bool)
     if tied.size:  # each run of consecutive ties is one group of rows, sorted here by bytes
+        keep = np.ones(len(order), dtype=bool)
         breaks = np.flatnonzero(np.diff(tied) != 1)
         for a, b in zip(
             tied[np.r_[0, breaks + 1]].tolist(), (tied[np.r_[breaks, len(tied) - 1]] + 2).tolist(), strict=True
         ):
-            literals[a:b] = run = sorted(literals[a:b])
-            keep[a + 1 : b] = [run[i] != run[i - 1] for i in range(1, len(run))]
-    rows = np.stack([s, p, np.zeros_like(s)], axis=1)[keep]
-    literals = list(compress(literals, keep.tolist()))
-    rows[:, 2] = np.arange(len(rows))
-    return rows, literals
+            order[a:b] = run = sorted(order[a:b].tolist(), key=literals.__getitem__)
+            keep[a + 1 : b] = [literals[run[i]] != literals[run[i - 1]] for i in range(1, len(run))]
+        s, p, order = s[keep], p[keep], order[keep]
+    return np.stack([s, p, np.arange(len(s))], axis=1), order
