@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from tests.data.conftest import WORLD_TRIPLES, FakeKG
-
 from kgpeft.data.infill import (
     DESCRIPTION_END,
     ENTITY_END,
@@ -10,6 +8,7 @@ from kgpeft.data.infill import (
     entity_knowledge,
 )
 from kgpeft.data.render import render_example
+from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 
 def test_description_first_else_verbalised_facts(world):

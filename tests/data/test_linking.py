@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from tests.data.conftest import WORLD_TRIPLES, FakeKG
-
 from kgpeft.data.linking import EntityLinker, normalize
 from kgpeft.data.questions import synthesize_questions
+from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 
 def test_exact_label_and_alias_matches_ignore_case(world):

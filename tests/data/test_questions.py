@@ -5,12 +5,12 @@ import random
 from collections import Counter
 
 import pytest
-from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 from kgpeft.data.questions import Question, QuestionSet, synthesize_questions
 from kgpeft.data.splits import assign_splits
 from kgpeft.data.verbalise import Phrasing, Verbaliser, classify
 from kgpeft.errors import DataError
+from tests.data.conftest import WORLD_TRIPLES, FakeKG
 
 
 def test_every_gold_path_executes_to_exactly_its_answers(world):
