@@ -68,7 +68,6 @@ class _Interned:
     p: np.ndarray  # (n,) int64: each line's predicate, an index into predicates
     o: np.ndarray  # (e,) int64: each entity object, in line order, an index into terms
     literals: list[bytes]  # the literal objects, in line order
-    crc: np.ndarray  # (m,) int64: each literal's CRC-32
     subject_kind: np.ndarray  # (n,) uint8: the subject's first byte: "<" for an IRI, "_" for a blank node
     object_kind: np.ndarray  # (n,) uint8: the object's first byte: also '"' for a literal
 
@@ -99,7 +98,7 @@ def split_ntriples(ntriples: io.BytesIO) -> Triples:
     predicate_rank, predicate_list = _sorted_ranks(lines.predicates)
     s, p = node_rank[s], predicate_rank[p]
     edges = np.stack(unique_rows(s[entity_object], p[entity_object], node_rank[o]), axis=1)
-    facts, literal_order = _sorted_facts(s[is_literal], p[is_literal], lines.crc, literals)
+    facts, literal_order = _sorted_facts(s[is_literal], p[is_literal], literals)
     literal_data = b"\n".join(map(literals.__getitem__, literal_order.tolist()))
     newlines = np.flatnonzero(np.frombuffer(literal_data, dtype=np.uint8) == NEWLINE)
     literal_start = np.r_[0, newlines + 1, len(literal_data) + 1] if len(literal_order) else np.zeros(1, np.int64)
@@ -111,11 +110,10 @@ def _intern(text: np.ndarray) -> _Interned:
 
     A ``defaultdict`` that numbers each new key interns in one C-level pass (``map`` over
     its ``__getitem__``): a term's id is its rank in order of first occurrence. Literals are
-    not interned: most are unique, and ordering them costs less than a dictionary of them;
-    their CRC-32s, the first key they are ordered by, are taken here.
+    not interned: most are unique, and ordering them costs less than a dictionary of them.
 
-    The text is streamed through a chunk of lines at a time: found, marked, cut, interned
-    and checksummed while it is in the CPU cache; and the memory of the terms that die
+    The text is streamed through a chunk of lines at a time: found, marked, cut and
+    interned while it is in the CPU cache; and the memory of the terms that die
     (repeats) is reused by the next chunk, instead of a whole file's worth of short-lived
     bytes objects taking fresh memory (page faults would cost as much as the cutting).
     """
@@ -123,7 +121,7 @@ def _intern(text: np.ndarray) -> _Interned:
     predicate_ids: dict[bytes, int] = defaultdict(count().__next__)
     literals: list[bytes] = []
     no_ids, no_kinds = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)  # so that no lines concatenate too
-    s_chunks, p_chunks, o_chunks, crc_chunks = [no_ids], [no_ids], [no_ids], [no_ids]
+    s_chunks, p_chunks, o_chunks = [no_ids], [no_ids], [no_ids]
     subject_kinds, object_kinds = [no_kinds], [no_kinds]
     skipped, at, window = 0, 0, CHUNK_BYTES
     while at < len(text):
@@ -145,16 +143,14 @@ def _intern(text: np.ndarray) -> _Interned:
         p_chunks.append(_ids(predicate_ids, predicates, len(subjects)))
         entity_objects = compress(objects, (~is_literal).tolist())
         o_chunks.append(_ids(term_ids, entity_objects, len(subjects) - int(is_literal.sum())))
-        chunk_literals = list(compress(objects, is_literal.tolist()))
-        crc_chunks.append(np.fromiter(map(zlib.crc32, chunk_literals), dtype=np.int64, count=len(chunk_literals)))
-        literals += chunk_literals
+        literals += compress(objects, is_literal.tolist())
         subject_kinds.append(subject_kind)
         object_kinds.append(object_kind)
     if skipped:
         logger.warning("skipped %d triples whose object is an RDF 1.2 triple term (not supported)", skipped)
-    s, p, o, crc = (np.concatenate(c) for c in (s_chunks, p_chunks, o_chunks, crc_chunks))
+    s, p, o = np.concatenate(s_chunks), np.concatenate(p_chunks), np.concatenate(o_chunks)
     subject_kind, object_kind = np.concatenate(subject_kinds), np.concatenate(object_kinds)
-    return _Interned(list(term_ids), list(predicate_ids), s, p, o, literals, crc, subject_kind, object_kind)
+    return _Interned(list(term_ids), list(predicate_ids), s, p, o, literals, subject_kind, object_kind)
 
 
 def _mark_lines(part: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -267,18 +263,27 @@ def unique_rows(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
     return (key, *unpacked[::-1])
 
 
-def _sorted_facts(
-    s: np.ndarray, p: np.ndarray, crc: np.ndarray, literals: list[bytes]
-) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_facts(s: np.ndarray, p: np.ndarray, literals: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Literal triples in canonical order, (node, predicate, literal bytes), without repeats:
     the fact rows, and which of ``literals`` each row's object is.
 
-    Sorting by the literal's CRC-32 (``crc``) instead of its bytes keeps the sort in numpy;
-    the rows whose (node, predicate, CRC) tie, repeats mostly, are settled by their bytes.
+    Rows that share their (node, predicate) are ordered by the literal's CRC-32, which keeps
+    the sort in numpy, and the rows whose CRC ties too, repeats mostly, by their bytes. The
+    CRCs are taken only for those rows: each costs a call, and most properties have one
+    value per node.
     """
-    order = lexsort(s, p, crc)
-    s, p, crc = s[order], p[order], crc[order]
-    tied = np.flatnonzero((s[1:] == s[:-1]) & (p[1:] == p[:-1]) & (crc[1:] == crc[:-1]))
+    order = lexsort(s, p)
+    s, p = s[order], p[order]
+    same = (s[1:] == s[:-1]) & (p[1:] == p[:-1])  # (m - 1,) row i + 1 has row i's pair
+    if not same.any():
+        return np.stack([s, p, np.arange(len(s))], axis=1), order
+    shared = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    crc = np.zeros(len(order), dtype=np.int64)
+    crc[shared] = np.fromiter(map(zlib.crc32, map(literals.__getitem__, order[shared].tolist())), np.int64, len(shared))
+    pair = np.cumsum(np.r_[True, ~same])  # (m,) each row's pair, numbered in order
+    by_crc = lexsort(pair[shared], crc[shared])
+    order[shared], crc[shared] = order[shared][by_crc], crc[shared][by_crc]
+    tied = np.flatnonzero(same & (crc[1:] == crc[:-1]))
     if tied.size:  # each run of consecutive ties is one group of rows, sorted here by bytes
         keep = np.ones(len(order), dtype=bool)
         breaks = np.flatnonzero(np.diff(tied) != 1)
