@@ -102,14 +102,16 @@ def test_fit_writes_an_adapter_that_plain_peft_loads(tiny_kg, tiny_checkpoint, t
     assert any("hard_loss" in entry and "soft_loss" in entry for entry in log)
     assert (out / "teacher").is_dir()
 
-    base, tokenizer = load_base_model(str(tiny_checkpoint), load_in_4bit=True)
-    model = PeftModel.from_pretrained(base, out).eval()
-    batch = tokenizer(["France -> located in -> Western Europe"], return_tensors="pt")
-    with torch.no_grad():
-        with model.disable_adapter():
-            plain = model(**batch).logits
-        adapted = model(**batch).logits
-    assert not torch.allclose(plain, adapted), "the adapter changes nothing"
+    for load_in_4bit in (True, False):  # trained on nf4; loads on the 4-bit and the full-precision base
+        base, tokenizer = load_base_model(str(tiny_checkpoint), load_in_4bit=load_in_4bit)
+        model = PeftModel.from_pretrained(base, out).eval()
+        batch = tokenizer(["France -> located in -> Western Europe"], return_tensors="pt")
+        with torch.no_grad():
+            with model.disable_adapter():
+                plain = model(**batch).logits
+            adapted = model(**batch).logits
+        assert torch.isfinite(adapted).all()
+        assert not torch.allclose(plain, adapted), "the adapter changes nothing"
 
 
 def test_bad_kg_writes_nothing_and_exits_2(tiny_checkpoint, tmp_path, capsys):
