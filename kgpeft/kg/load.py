@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,7 @@ def _load_rdflib_graph(graph: object, language: str) -> KnowledgeGraph:
         return _build(graph_to_ntriples(graph), name="the rdflib graph", language=language, source=None)
 
 
-def _build(ntriples: bytes, *, name: str, language: str, source: str | None) -> KnowledgeGraph:
+def _build(ntriples: io.BytesIO, *, name: str, language: str, source: str | None) -> KnowledgeGraph:
     triples = split_ntriples(ntriples)
     if len(triples.edges) == 0 and len(triples.facts) == 0:
         raise KGLoadError(f"{name}: the graph is empty (no triples): check that this is the right file and format.")
