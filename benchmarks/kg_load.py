@@ -11,7 +11,7 @@ outgoing links), then reports and checks three targets from issue 3:
    side is the best of its runs (3 for ``load_graph``, 2 for rdflib), as ``timeit`` advises:
    slower runs measure interference, not the code. So that the comparison is fair:
    - each side runs in its own worker process: neither pays for the other's heap (after
-     rdflib frees a graph of the file, a ``load_graph`` in the same process is ~20% slower);
+     rdflib frees a graph of the file, ``load_graph`` in the same process ran 6-40% slower);
    - the two workers take turns run by run (a, b, a, b, a), so both see the same load on a
      shared machine (timing one side after the other compared two different machines);
    - each run starts after a full garbage collection with the previous result freed (a live
