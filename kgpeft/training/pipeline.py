@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 # base model finishes in about ten minutes on 2 CPU cores (issue 6; figures in README).
 # Gradient checkpointing (TRL's default) trades compute for memory that a 135M model does not need.
 FIT_DEFAULTS: dict[str, Any] = {
-    "max_steps": 60,
+    "max_steps": 80,
     "per_device_train_batch_size": 8,
     "learning_rate": 1e-3,
     "gradient_checkpointing": False,
