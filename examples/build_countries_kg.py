@@ -27,14 +27,13 @@ Run from the repository root (needs ``pip install kgpeft[build-kg]``)::
 
 from __future__ import annotations
 
-import argparse
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
+
+from turtle_writer import literal, slug, subject_block, write_graph
 
 BASE = "http://kgpeft.dev/countries/"
 PREFIXES = {
@@ -84,11 +83,6 @@ class Country:
     neighbors: set[str] = field(default_factory=set)
     population: int | None = None
     area: Decimal | None = None
-
-
-def slug(name: str) -> str:
-    """An IRI local name for ``name``: words joined by underscores, accents kept (IRIs allow them)."""
-    return re.sub(r"[^\w]+", "_", name).strip("_")
 
 
 def richness(record: dict[str, Any]) -> int:
@@ -177,17 +171,6 @@ def capital_cities(countries: dict[str, Country]) -> dict[tuple[str, str], str]:
         for country in group:
             cities[country.code, name] = slug(name) if shared else f"{slug(name)}_{slug(country.name)}"
     return cities
-
-
-def literal(text: str, language: str | None = None) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"' + (f"@{language}" if language else "")
-
-
-def subject_block(subject: str, pairs: list[tuple[str, list[str]]]) -> str:
-    """One Turtle block: the subject, then one predicate per line with its objects."""
-    lines = [f"    {predicate} {', '.join(objects)}" for predicate, objects in pairs if objects]
-    return f"{subject}\n" + " ;\n".join(lines) + " .\n\n"
 
 
 def in_sentence(region: str) -> str:
@@ -294,19 +277,7 @@ def render(countries: dict[str, Country]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "-o", "--output", type=Path, default=Path("kg/countries.ttl"), help="where to write the Turtle file"
-    )
-    args = parser.parse_args()
-    text = render(load_countries())
-
-    import pyoxigraph
-
-    triples = sum(1 for _ in pyoxigraph.parse(text.encode(), pyoxigraph.RdfFormat.TURTLE))  # fails loudly if invalid
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}: {triples} triples")
+    write_graph(__doc__.split("\n")[0], "kg/countries.ttl", lambda: render(load_countries()))
 
 
 if __name__ == "__main__":

@@ -33,13 +33,13 @@ Run from the repository root (needs ``pip install kgpeft[build-kg]``)::
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from turtle_writer import literal, slug, subject_block, write_graph
 
 BASE = "http://kgpeft.dev/elements/"
 PREFIXES = {
@@ -334,16 +334,6 @@ def load() -> tuple[list[Element], list[Isotope], list[Group]]:
     return elements, sorted(isotopes, key=lambda i: (i.element, i.mass_number)), groups
 
 
-def slug(name: str) -> str:
-    """An IRI local name for ``name``: words joined by underscores, accents kept (IRIs allow them)."""
-    return re.sub(r"[^\w]+", "_", name).strip("_")
-
-
-def literal(text: str, language: str | None = None) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"' + (f"@{language}" if language else "")
-
-
 def decimal(value: float, digits: int) -> str:
     """A Turtle xsd:decimal shorthand: a point is what makes it a decimal rather than an integer."""
     text = f"{value:.{digits}f}".rstrip("0")
@@ -367,12 +357,6 @@ def oxidation_comment(state: int) -> str:
 
 def ordinal(n: int) -> str:
     return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh"}[n]
-
-
-def subject_block(subject: str, pairs: list[tuple[str, list[str]]]) -> str:
-    """One Turtle block: the subject, then one predicate per line with its objects."""
-    lines = [f"    {predicate} {', '.join(objects)}" for predicate, objects in pairs if objects]
-    return f"{subject}\n" + " ;\n".join(lines) + " .\n\n"
 
 
 def names_text(names: list[str]) -> str:
@@ -573,19 +557,7 @@ def render(elements: list[Element], isotopes: list[Isotope], groups: list[Group]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "-o", "--output", type=Path, default=Path("kg/elements.ttl"), help="where to write the Turtle file"
-    )
-    args = parser.parse_args()
-    text = render(*load())
-
-    import pyoxigraph
-
-    triples = sum(1 for _ in pyoxigraph.parse(text.encode(), pyoxigraph.RdfFormat.TURTLE))  # fails loudly if invalid
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}: {triples} triples")
+    write_graph(__doc__.split("\n")[0], "kg/elements.ttl", lambda: render(*load()))
 
 
 if __name__ == "__main__":
