@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from kgpeft.cli.options import add_no_4bit_argument
+
 _HELP = "Answer a question with verified KG paths."
 
 
@@ -35,13 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--unconstrained", action="store_true", help="decode freely and report hallucinated hops, for comparison"
     )
     parser.add_argument("--combine", action="store_true", help="with several --adapter: activate all of them at once")
-    parser.add_argument(
-        "--no-4bit",
-        dest="load_in_4bit",
-        action="store_false",
-        default=None,
-        help="load the base model in full precision",
-    )
+    add_no_4bit_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
     parser.set_defaults(func=run, command="ask")
 

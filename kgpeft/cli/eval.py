@@ -10,6 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from kgpeft.cli.options import add_no_4bit_argument
+
 _HELP = "Evaluate an adapter and write a report."
 KEYWORDS = ("base", "teacher", "unconstrained")
 
@@ -44,13 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--retention-tokens", type=int, default=512, help="tokens of general text for retention KL; 0 skips"
     )
-    parser.add_argument(
-        "--no-4bit",
-        dest="load_in_4bit",
-        action="store_false",
-        default=None,
-        help="load the base model in full precision",
-    )
+    add_no_4bit_argument(parser)
     parser.set_defaults(func=run, command="eval")
 
 

@@ -56,6 +56,17 @@ def add_dataclass_arguments(
         parser.add_argument("--" + name.replace("_", "-"), **kwargs)
 
 
+def add_no_4bit_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-4bit``: full precision; unset (None) means as the adapter was trained."""
+    parser.add_argument(
+        "--no-4bit",
+        dest="load_in_4bit",
+        action="store_false",
+        default=None,
+        help="load the base model in full precision",
+    )
+
+
 def load_config_file(path: str | None) -> dict[str, Any]:
     """The mapping in a YAML or JSON run file (empty without one)."""
     if not path:
