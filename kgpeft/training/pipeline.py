@@ -82,7 +82,7 @@ def fit(
     """
     from kgpeft.data import DataConfig, build_dataset
     from kgpeft.kg import load_graph
-    from kgpeft.teachers import get_teacher
+    from kgpeft.teachers.cache import fit_teacher
     from kgpeft.teachers.soft_targets import training_rows
 
     stage = on_stage or (lambda message: logger.info(message))
@@ -118,8 +118,16 @@ def fit(
     lap("data")
 
     stage(f"fitting the {train_config.teacher} teacher")
-    teacher = get_teacher(train_config.teacher, max_hops=train_config.max_hops, seed=train_config.seed)
-    teacher_metrics = teacher.fit(graph, dataset.split("train"), validation=dataset.split("validation"))
+    # Cached by graph, questions and teacher config: an alpha sweep or a repeated run fits it once
+    teacher = fit_teacher(
+        train_config.teacher,
+        graph,
+        dataset.split("train"),
+        dataset.split("validation"),
+        max_hops=train_config.max_hops,
+        seed=train_config.seed,
+    )
+    teacher_metrics = dict(teacher.metrics)
     lap("teacher")
 
     stage("computing soft targets")

@@ -10,6 +10,7 @@ from trl import SFTTrainer
 from kgpeft.training.collator import DataCollatorForDistillation
 from kgpeft.training.config import KGDistillConfig
 from kgpeft.training.loss import distillation_loss, prediction_mask
+from kgpeft.training.sampler import LengthBucketSampler
 
 
 class KGDistillTrainer(SFTTrainer):
@@ -55,6 +56,16 @@ class KGDistillTrainer(SFTTrainer):
         super().__init__(
             model, args, data_collator=data_collator, processing_class=processing_class, **sft_trainer_kwargs
         )
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if not self.args.length_buckets or not hasattr(dataset, "column_names") or "input_ids" not in dataset.column_names:
+            return super()._get_train_sampler(train_dataset)
+        lengths = [len(ids) for ids in dataset["input_ids"]]
+        # Buckets of one optimiser step's rows: its micro-batches are sorted slices of them, and
+        # gradient accumulation sees the same rows as one large batch would.
+        step_rows = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthBucketSampler(lengths, step_rows, seed=self.args.seed)
 
     def compute_loss(
         self,

@@ -88,3 +88,16 @@ def test_gradient_accumulation_gives_the_large_batch_update(tmp_path, tokenizer,
     accumulated = trained_adapter(batch_size=2, accumulation=2)
     for name, value in large_batch.items():
         torch.testing.assert_close(accumulated[name], value, msg=name)
+
+
+def test_train_batches_are_length_bucketed_unless_turned_off(tmp_path, tokenizer, make_tiny_llama, rows):
+    from kgpeft.training.sampler import LengthBucketSampler
+
+    def sampler(**options):
+        args = KGDistillConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=2, **options)
+        return KGDistillTrainer(make_tiny_llama(), args=args, train_dataset=rows, processing_class=tokenizer)._get_train_sampler()
+
+    bucketed = sampler()
+    assert isinstance(bucketed, LengthBucketSampler) and bucketed.batch_size == 2
+    assert bucketed.lengths.tolist() == [len(ids) for ids in rows["input_ids"]]
+    assert not isinstance(sampler(length_buckets=False), LengthBucketSampler)
