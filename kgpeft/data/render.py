@@ -45,11 +45,10 @@ INVERSE_PREFIX = "^"
 FORWARD_ARROW = "->"
 BACKWARD_ARROW = "<-"
 
-# Short on purpose: every training row carries it, and training cost grows with row length.
-PATH_SYSTEM_PROMPT = (
-    f"Answer with paths in the knowledge graph, {PATH_START} entity {FORWARD_ARROW} relation {FORWARD_ARROW} "
-    f"entity {PATH_END}, then '{ANSWER_PREFIX}' and the answers."
-)
+# Short on purpose: every training row carries it, and training cost grows with row length
+# (9 tokens instead of the 27 of a prompt spelling out the format, about a fifth of a row).
+# The format is learnt from the completions, and constrained decoding writes it regardless.
+PATH_SYSTEM_PROMPT = "Answer with paths in the knowledge graph."
 _SYSTEM_PROMPTS = {"path": PATH_SYSTEM_PROMPT, "infill": INFILL_SYSTEM_PROMPT}
 
 _PATH_RE = re.compile(re.escape(PATH_START) + r"(.*?)" + re.escape(PATH_END))

@@ -24,13 +24,21 @@ from kgpeft.evaluation.probes import (
     retention_kl,
 )
 from kgpeft.evaluation.report import SystemResult, alpha_comparison, read_training_log, write_report
-from kgpeft.evaluation.systems import ProbeSettings, ReasonerSystem, System, TeacherSystem, prediction_from_answer
+from kgpeft.evaluation.systems import (
+    ProbeSettings,
+    ReasonerSystem,
+    RoutedSystem,
+    System,
+    TeacherSystem,
+    prediction_from_answer,
+)
 
 __all__ = [
     "FactProbe",
     "Prediction",
     "ProbeSettings",
     "ReasonerSystem",
+    "RoutedSystem",
     "System",
     "SystemResult",
     "TeacherSystem",

@@ -33,7 +33,10 @@ COLUMNS = (
     ("retention_kl", "retention KL", 4),
     ("hallucinated_hops_per_question", "hallucinated hops / q", 2),
     ("latency_s", "latency (s/q)", 3),
+    ("misrouted", "misrouted", 3),
 )
+OPTIONAL_COLUMNS = ("misrouted",)
+"""Shown only when some system has the metric (routed evaluation)."""
 SHARE_METRICS = ("hits@1", "f1", "path_validity", "gold_path_match", "fact_probe")
 
 
@@ -100,17 +103,27 @@ def _fmt(value: float | None, decimals: int) -> str:
     return "–" if value is None else f"{value:.{decimals}f}"
 
 
+def report_columns(results: Sequence[SystemResult]) -> tuple[tuple[str, str, int], ...]:
+    """:data:`COLUMNS`, less the optional ones that no system has."""
+    return tuple(
+        column
+        for column in COLUMNS
+        if column[0] not in OPTIONAL_COLUMNS or any(r.metrics.get(column[0]) is not None for r in results)
+    )
+
+
 def markdown(results: Sequence[SystemResult], context: Mapping[str, Any], plots: Sequence[str]) -> str:
     """The Markdown report: what was evaluated, the metrics table, the alpha comparison, the plots."""
     lines = ["# kgpeft evaluation report", ""]
     lines += [f"- **{key}**: {value}" for key, value in context.items()]
     lines += ["", "## Metrics", ""]
-    header = ["system", "alpha", *(title for _, title, _ in COLUMNS)]
+    columns = report_columns(results)
+    header = ["system", "alpha", *(title for _, title, _ in columns)]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for r in results:
         cells = [f"{r.name}" + (f" ({r.description})" if r.description else ""), _fmt(r.alpha, 2)]
-        cells += [_fmt(r.metrics.get(key), decimals) for key, _, decimals in COLUMNS]
+        cells += [_fmt(r.metrics.get(key), decimals) for key, _, decimals in columns]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -119,7 +132,13 @@ def markdown(results: Sequence[SystemResult], context: Mapping[str, Any], plots:
         "match: the top path's relation sequence is a gold path. Fact probe: share of minimal pairs where the "
         "true entity description is more likely than one with its key fact swapped (chance 0.5). Retention KL: "
         "mean per-token KL(base || adapted) on general English text (numpy/ma/README.rst). Latency: seconds "
-        "per question, batch time shared evenly.",
+        "per question, batch time shared evenly."
+        + (
+            " Misrouted: share of questions a routed system sent to another domain's adapter and graph "
+            "(each counted as a miss)."
+            if any(key == "misrouted" for key, _, _ in columns)
+            else ""
+        ),
         "",
         "## Distillation (alpha < 1) against hard labels only (alpha = 1)",
         "",

@@ -3,12 +3,15 @@
 - :class:`ReasonerSystem`: an LLM answering through :class:`~kgpeft.inference.KGReasoner`,
   with one named adapter active (the student, or another adapter such as an alpha = 1
   run) or with adapters disabled (the base model, still KG-constrained).
+- :class:`RoutedSystem`: several domain adapters on one base, each question sent to the
+  domain whose graph links its text best (``kgpeft ask --adapter A --adapter B``).
 - :class:`TeacherSystem`: a fitted :class:`~kgpeft.teachers.PathTeacher`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -17,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from kgpeft.evaluation.metrics import Prediction
 from kgpeft.evaluation.probes import build_fact_probes, fact_probe_accuracy, general_text, retention_kl
-from kgpeft.inference.routing import activate
+from kgpeft.inference.linking import LinkingError
+from kgpeft.inference.routing import activate, route
 from kgpeft.teachers.evaluate import path_is_valid
 
 if TYPE_CHECKING:
@@ -68,6 +72,8 @@ class ProbeSettings:
 class ReasonerSystem(System):
     """An LLM answering with KG-constrained paths, with ``adapter`` active (None: every adapter disabled).
 
+    ``adapter`` may name several adapters, all active at once (``kgpeft ask --combine``).
+
     >>> ReasonerSystem("student", reasoner, adapter="countries").predict(test)  # doctest: +SKIP
     """
 
@@ -76,18 +82,18 @@ class ReasonerSystem(System):
         name: str,
         reasoner: KGReasoner,
         *,
-        adapter: str | None,
+        adapter: str | Sequence[str] | None,
         description: str = "",
         alpha: float | None = None,
         num_paths: int = 4,
         max_hops: int = 3,
         constrained: bool = True,
-        batch_size: int = 8,
+        batch_size: int = 32,
         probe_settings: ProbeSettings | None = None,
     ) -> None:
         self.name = name
         self.reasoner = reasoner
-        self.adapter = adapter
+        self.adapters = [adapter] if isinstance(adapter, str) else list(adapter or [])
         self.description = description
         self.alpha = alpha
         self.num_paths = num_paths
@@ -98,7 +104,7 @@ class ReasonerSystem(System):
 
     def active(self) -> contextlib.AbstractContextManager[None]:
         """The model as this system uses it: its adapter active, or every adapter disabled."""
-        return activate(self.reasoner.model, [self.adapter])
+        return activate(self.reasoner.model, self.adapters)
 
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
         predictions = [Prediction() for _ in questions]
@@ -127,13 +133,59 @@ class ReasonerSystem(System):
                 metrics["fact_probe"] = fact_probe_accuracy(model, tokenizer, probes)
             if settings.retention_tokens:
                 # The base model is its own reference: its KL is 0 by definition.
-                adapted = self.adapter is not None and hasattr(model, "disable_adapter")
+                adapted = bool(self.adapters) and hasattr(model, "disable_adapter")
                 metrics["retention_kl"] = (
                     retention_kl(model, tokenizer, general_text(), max_tokens=settings.retention_tokens)
                     if adapted
                     else 0.0
                 )
         return metrics
+
+
+class RoutedSystem(System):
+    """Domain adapters on one base, each question routed by its text alone, as ``kgpeft ask`` routes it.
+
+    ``domains`` pairs each adapter name with the :class:`~kgpeft.inference.KGReasoner` of its
+    graph; ``home`` is how the questions' own domain answers alone. A question routed to the
+    home domain is answered exactly as ``home`` answers it; one routed elsewhere, or that no
+    graph links, is a miss (the other domain's answers are entities of another graph).
+    :meth:`probes` reports the share of such questions as ``misrouted``.
+
+    >>> RoutedSystem("routed", student, [("countries", r1), ("elements", r2)]).predict(test)  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, home: ReasonerSystem, domains: Sequence[tuple[str, KGReasoner]]) -> None:
+        if not any(reasoner is home.reasoner for _, reasoner in domains):
+            raise ValueError("the home system's reasoner must be one of the domains")
+        self.name = name
+        self.home = home
+        self.domains = list(domains)
+        self.description = "routed between " + ", ".join(name for name, _ in self.domains)
+        self.batch_size = home.batch_size
+        self._routed = 0
+        self._misrouted = 0
+
+    def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        predictions = [Prediction() for _ in questions]
+        began = time.perf_counter()
+        home = []
+        for i, question in enumerate(questions):
+            try:
+                _, reasoner = route(question.question, None, self.domains)
+            except LinkingError:
+                reasoner = None
+            if reasoner is self.home.reasoner:
+                home.append(i)
+        self._routed += len(questions)
+        self._misrouted += len(questions) - len(home)
+        routing = (time.perf_counter() - began) / max(len(questions), 1)
+        for i, prediction in zip(home, self.home.predict([questions[i] for i in home]), strict=True):
+            predictions[i] = dataclasses.replace(prediction, latency=prediction.latency + routing)
+        return predictions
+
+    def probes(self, kg: KnowledgeGraph) -> dict[str, float | None]:
+        """``misrouted``: the share of the questions predicted so far that went to another domain or none."""
+        return {"misrouted": self._misrouted / self._routed if self._routed else None}
 
 
 def prediction_from_answer(answer: Answer) -> Prediction:

@@ -3,9 +3,15 @@
 :class:`KGPathLogitsProcessor` masks every token that continues no valid path. Its
 state per beam is memoised by the beam's generated tokens, so each step costs one trie
 transition per beam (the parent prefix was seen the step before), never a re-decode.
-Scores stay the model's own log-probabilities of the path tokens; only the end of turn
-after a complete path is forced at log-probability 0, since ending there is the format's
-rule, not the model's choice.
+Scores are the model's log-probabilities of the choices that make a path's answers: the
+direction and relation of each hop, and where the path ends. Which neighbour a hop names
+is not charged for: once a hop's relation is fixed, the log-probabilities of the allowed
+tokens are renormalised among themselves. The answers come from executing the relation
+sequence, so a path's score approximates the probability of its relation sequence; with
+raw scores, a hop onto one of 16 countries would cost ~log 16 that a hop onto a single
+region does not, and inverse relations would lose to forward ones for that alone. The end
+of turn after a complete path is forced at log-probability 0, since ending there is the
+format's rule, not the model's choice.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class KGPathLogitsProcessor(LogitsProcessor):
         rows: list[int] = []
         cols: list[int] = []
         ended: list[int] = []
+        free: list[int] = []
         for i, tokens in enumerate(generated):
             state = self.state(i // self.num_beams, tuple(tokens))
             allowed = PathAutomaton.allowed(state)
@@ -68,10 +75,16 @@ class KGPathLogitsProcessor(LogitsProcessor):
             # A complete path, or a beam that left every path (its score is -inf already): end it.
             if PathAutomaton.is_done(state) or not state:
                 ended.append(i)
+            elif PathAutomaton.neighbour_choice(state):
+                free.append(i)
         out = torch.full_like(scores, -math.inf)
         if rows:
             index = (torch.tensor(rows, device=scores.device), torch.tensor(cols, device=scores.device))
             out[index] = scores[index]
+        if free:
+            # Only the neighbour is being chosen: renormalise over the allowed tokens (a forced token costs 0)
+            index = torch.tensor(free, device=scores.device)
+            out[index] = out[index] - out[index].logsumexp(dim=-1, keepdim=True)
         if ended:
             out[torch.tensor(ended, device=scores.device), self.end_id] = 0.0
         return out

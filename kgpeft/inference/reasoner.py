@@ -4,8 +4,8 @@ The stages, each timed: link the topic entity -> build the prompt (the training 
 with the completion started as ``<path> {topic}``) -> beam search, constrained to paths
 that exist in the graph -> parse and verify every hop -> execute each path's relation
 sequence from its start entity -> rank answers by the summed probability of the valid
-paths reaching them. Beam scores become path probabilities by a softmax over the
-returned beams.
+paths reaching them (once per relation sequence when constrained: see :mod:`.decode`).
+Beam scores become path probabilities by a softmax over the returned beams.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class KGReasoner:
         paths = [self._verify(prefix, found) for prefix, found in zip(prefixes, beams, strict=True)]
         clock = _lap(timings, "verify", clock)
 
-        ranked = [self._rank(found) for found in paths]
+        ranked = [self._rank(found, per_sequence=constrained) for found in paths]
         _lap(timings, "rank", clock)
 
         share = {stage: seconds / len(questions) for stage, seconds in timings.items()}
@@ -165,13 +165,29 @@ class KGReasoner:
             paths.extend(verify_path(self.kg, labels, prob / len(parsed)) for labels in parsed)
         return paths
 
-    def _rank(self, paths: Sequence[ReasoningPath]) -> list[RankedAnswer]:
-        """Answers by the summed probability of the valid paths reaching them, with grounded evidence."""
+    def _rank(self, paths: Sequence[ReasoningPath], *, per_sequence: bool) -> list[RankedAnswer]:
+        """Answers by the summed probability of the valid paths reaching them, with grounded evidence.
+
+        With ``per_sequence`` (constrained decoding, whose beam scores leave out the choice of
+        neighbours), beams with the same relation sequence are one hypothesis named by
+        different neighbours: it counts once, at its best beam's probability.
+        """
+        weight = [path.probability for path in paths]
+        if per_sequence:
+            best: dict[tuple, int] = {}
+            for index, path in enumerate(paths):
+                key = (path.start, path.steps)
+                if path.valid and (key not in best or path.probability > paths[best[key]].probability):
+                    best[key] = index
+            weight = [
+                w if not path.valid or best[(path.start, path.steps)] == i else 0.0
+                for i, (w, path) in enumerate(zip(weight, paths, strict=True))
+            ]
         scores: dict[EntityId, float] = defaultdict(float)
         support: dict[EntityId, list[int]] = defaultdict(list)
         for index, path in enumerate(paths):
             for entity in path.answers:
-                scores[entity] += path.probability
+                scores[entity] += weight[index]
                 support[entity].append(index)
         ranked = []
         for entity in sorted(scores, key=lambda e: (-scores[e], self.kg.entity_label(e))):

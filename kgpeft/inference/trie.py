@@ -32,27 +32,37 @@ if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
 END = -1
-"""The target of the `` </path>`` fragment: the path is complete."""
+"""The target of the `` </path>`` fragment (and its relation): the path is complete."""
+MIXED = -2
+"""The relation of a node whose fragments take different steps (or end the path): a real choice remains."""
 
 
 class TrieNode:
     """A node of a fragment trie: children by token id; ``target`` set where a fragment ends.
 
     ``target`` is the neighbour entity a hop fragment leads to, :data:`END` for the end
-    marker, None inside a fragment.
+    marker, None inside a fragment. ``relation`` is the step every fragment through the node
+    takes (:data:`END` for the end marker, :data:`MIXED` when they differ): where it is one
+    step, the tokens left to choose only pick which neighbour the hop reaches.
     """
 
-    __slots__ = ("children", "target")
+    __slots__ = ("children", "relation", "target")
 
     def __init__(self) -> None:
         self.children: dict[int, TrieNode] = {}
         self.target: int | None = None
+        self.relation: int | None = None
 
-    def insert(self, token_ids: list[int], target: int) -> None:
+    def insert(self, token_ids: list[int], target: int, relation: int) -> None:
         node = self
+        node._mark(relation)
         for token in token_ids:
             node = node.children.setdefault(token, TrieNode())
+            node._mark(relation)
         node.target = target
+
+    def _mark(self, relation: int) -> None:
+        self.relation = relation if self.relation in (None, relation) else MIXED
 
 
 Cursor = tuple[TrieNode | None, int]
@@ -103,15 +113,15 @@ class PathTries:
             return node
         node = TrieNode()
         if can_step:
-            targets, texts = [], []
+            edges, texts = [], []
             for step in self.kg.steps_from(entity).tolist():
                 for neighbour in self.kg.neighbors(entity, step).tolist():
-                    targets.append(neighbour)
+                    edges.append((neighbour, step))
                     texts.append(hop_fragment(self.kg, entity, step, neighbour))
-            for target, ids in zip(targets, self.encode(texts), strict=True):
-                node.insert(ids, target)
+            for (target, step), ids in zip(edges, self.encode(texts), strict=True):
+                node.insert(ids, target, step)
         if can_end:
-            node.insert(self.end_ids, END)
+            node.insert(self.end_ids, END, END)
         self._tries[key] = node
         if len(self._tries) > self.cache_size:
             self._tries.popitem(last=False)
@@ -166,6 +176,17 @@ class PathAutomaton:
             node = state[0][0]
             return list(node.children) if node is not None else []
         return list(dict.fromkeys(t for node, _ in state if node is not None for t in node.children))
+
+    @staticmethod
+    def neighbour_choice(state: State) -> bool:
+        """Whether the tokens allowed in ``state`` all continue one step: they only choose the neighbour reached.
+
+        Which neighbour a hop names does not change a path's answers (they come from executing
+        its relation sequence), so decoding does not charge for that choice (see
+        :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
+        """
+        relations = {node.relation for node, _ in state if node is not None}
+        return len(relations) == 1 and next(iter(relations)) not in (MIXED, END, None) and DONE not in state
 
     @staticmethod
     def is_done(state: State) -> bool:

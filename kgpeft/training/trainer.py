@@ -59,7 +59,11 @@ class KGDistillTrainer(SFTTrainer):
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         dataset = self.train_dataset if train_dataset is None else train_dataset
-        if not self.args.length_buckets or not hasattr(dataset, "column_names") or "input_ids" not in dataset.column_names:
+        if (
+            not self.args.length_buckets
+            or not hasattr(dataset, "column_names")
+            or "input_ids" not in dataset.column_names
+        ):
             return super()._get_train_sampler(train_dataset)
         lengths = [len(ids) for ids in dataset["input_ids"]]
         # Buckets of one optimiser step's rows: its micro-batches are sorted slices of them, and

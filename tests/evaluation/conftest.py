@@ -17,6 +17,7 @@ _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
 world_path = _fixtures.world_path
+elements_path = _fixtures.elements_path
 world = _fixtures.world
 tiny_model = _fixtures.tiny_model
 question_file = _fixtures.question_file

@@ -40,3 +40,30 @@ def test_eval_rebuilds_the_recorded_split(tmp_path, make_adapter, capsys):
     report = json.loads((adapter / "report.json").read_text())
     assert report["systems"]["student"]["metrics"]["questions"] == 3
     assert "test split" in report["questions"]
+
+
+def test_eval_routed_and_combined_with_another_domain(tmp_path, make_adapter, question_file, world_path, elements_path):
+    adapter = make_adapter(tmp_path / "world", seed=1)
+    elements = make_adapter(tmp_path / "elements", seed=2, kg=elements_path, domain="elements")
+    out = tmp_path / "out.json"
+    argv = ["eval", "--json", str(out), "--adapter", str(adapter), "--questions", str(question_file)]
+    argv += ["--kg", str(world_path), "--route-with", str(elements), "--compare", "routed,combined"]
+    argv += ["--num-paths", "2", "--max-hops", "1", "--fact-probes", "0", "--retention-tokens", "0", "--no-4bit"]
+    assert main(argv) == 0
+
+    systems = json.loads(out.read_text())["systems"]
+    assert list(systems) == ["student", "routed", "combined"]
+    student, routed = systems["student"]["metrics"], systems["routed"]["metrics"]
+    # Every question names a world entity: routing sends all of them home, where they are answered as alone
+    assert routed["misrouted"] == 0.0
+    for key in ("hits@1", "f1", "path_validity", "gold_path_match"):
+        assert routed[key] == student[key], key
+    assert systems["combined"]["description"] == "world + elements active at once"
+    assert "misrouted" in (adapter / "report.md").read_text()
+
+
+def test_routed_and_combined_need_route_with(tmp_path, make_adapter, question_file, world_path, capsys):
+    adapter = make_adapter(tmp_path / "world", seed=1)
+    argv = ["eval", "--adapter", str(adapter), "--questions", str(question_file), "--compare", "routed", "--no-4bit"]
+    assert main(argv) == 2
+    assert "--route-with" in capsys.readouterr().err

@@ -69,3 +69,26 @@ def test_adapter_systems_switch_adapters(world, questions, tmp_path, make_adapte
     assert loaded.model.active_adapters == [student_name]  # restored after each system ran
     metrics = evaluate(systems["other"], questions[:2], world, probes=False)
     assert metrics["path_validity"] == 1.0
+
+
+def test_routed_system_counts_questions_sent_to_another_domain_as_misses(
+    world, elements_path, questions, tiny_model, tiny_tokenizer
+):
+    import dataclasses
+
+    from kgpeft.evaluation import RoutedSystem
+    from kgpeft.inference import KGReasoner
+    from kgpeft.kg import load_graph
+
+    home = ReasonerSystem(
+        "student", KGReasoner(tiny_model, tiny_tokenizer, world), adapter=None, num_paths=2, max_hops=1
+    )
+    other = KGReasoner(tiny_model, tiny_tokenizer, load_graph(elements_path))
+    routed = RoutedSystem("routed", home, [("world", home.reasoner), ("elements", other)])
+    # The same topic and answers, but worded about an element: routing (by text alone) sends it away
+    question = questions[0]
+    away = dataclasses.replace(question, question="Which group is Helium in?")
+    alone, at_home, sent_away = home.predict([question])[0], *routed.predict([question, away])
+    assert at_home.top_answer == alone.top_answer and at_home.top_path == alone.top_path
+    assert sent_away.top_answer is None and sent_away.path_validity == ()
+    assert routed.probes(world) == {"misrouted": 0.5}

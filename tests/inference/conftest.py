@@ -19,6 +19,16 @@ from pathlib import Path
 import pytest
 
 WORLD_TTL = Path(__file__).with_name("world.ttl")
+# A second domain for routing: no label in common with the world
+ELEMENTS_TTL = """\
+@prefix : <http://example.org/elements/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+:inGroup rdfs:label "in group" .
+:Hydrogen rdfs:label "Hydrogen" ; :inGroup :Nonmetals .
+:Helium rdfs:label "Helium" ; :inGroup :Noble_gases .
+:Nonmetals rdfs:label "Nonmetals" .
+:Noble_gases rdfs:label "Noble gases" .
+"""
 
 QUESTIONS = [
     {"question": "Which region is Germany in?", "topic": "Germany", "answers": ["Western Europe"]},
@@ -36,6 +46,13 @@ QUESTIONS = [
 @pytest.fixture(scope="session")
 def world_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(shutil.copy(WORLD_TTL, tmp_path_factory.mktemp("world") / "world.ttl"))
+
+
+@pytest.fixture(scope="session")
+def elements_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("elements") / "elements.ttl"
+    path.write_text(ELEMENTS_TTL, encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

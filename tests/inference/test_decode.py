@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,7 +47,12 @@ def test_constrained_paths_are_always_valid(tiny_tokenizer, world, seed, topic_l
     for ranked in answer.answers:
         reaching = [i for i, p in enumerate(answer.paths) if ranked.entity in p.answers]
         assert list(ranked.paths) == reaching
-        assert np.isclose(ranked.score, sum(answer.paths[i].probability for i in reaching))
+        # Constrained beams score relation sequences: each counts once, at its best beam
+        best: dict = {}
+        for i in reaching:
+            key = answer.paths[i].steps
+            best[key] = max(best.get(key, 0.0), answer.paths[i].probability)
+        assert np.isclose(ranked.score, sum(best.values()))
     assert [a.score for a in answer.answers] == sorted((a.score for a in answer.answers), reverse=True)
 
 
@@ -124,3 +131,43 @@ def test_verify_path_counts_hallucinated_hops(world, labels, hallucinated):
         assert list(path.answers) == world.execute(path.start, path.steps).tolist()
     else:
         assert path.answers == () and path.steps is None
+
+
+def test_choosing_a_neighbour_costs_nothing_and_relations_keep_the_model_scores(tiny_tokenizer, world):
+    import torch
+
+    tries = PathTries(world, tiny_tokenizer)
+    automaton = PathAutomaton(tries, world.entity_by_label("Western Europe"), max_hops=1)
+    processor = KGPathLogitsProcessor([automaton], num_beams=1, prompt_length=1, end_id=0)
+    scores = torch.log_softmax(torch.randn(1, len(tiny_tokenizer), generator=torch.Generator().manual_seed(0)), -1)
+
+    # At the start, direction and relation are the model's choice: its own log-probabilities
+    start = processor(torch.tensor([[5]]), scores.clone())
+    allowed = torch.isfinite(start[0])
+    assert torch.equal(start[0][allowed], scores[0][allowed]) and start[0].logsumexp(0).item() < -1e-3
+
+    # After " <- located in <-" only the country is open: the allowed tokens share probability 1
+    prefix = tiny_tokenizer(" <- located in <-", add_special_tokens=False)["input_ids"]
+    out = processor(torch.tensor([[5, *prefix]]), scores.clone())
+    assert torch.isfinite(out[0]).sum() > 1
+    assert math.isclose(out[0].logsumexp(0).item(), 0.0, abs_tol=1e-5)
+
+
+def test_beams_naming_other_neighbours_of_one_relation_sequence_count_once(reasoner, world):
+    from kgpeft.inference.answer import ReasoningPath
+
+    western_europe, europe = world.entity_by_label("Western Europe"), world.entity_by_label("Europe")
+    located_in = world.relation_by_label("located in")
+    contains = world.inverse_step(located_in)
+    members = tuple(int(e) for e in world.execute(western_europe, (contains,)))
+    beams = [  # two beams of "<- located in <-" naming different countries, one of "-> located in ->"
+        ReasoningPath("a", (), 0.3, western_europe, (contains,), members),
+        ReasoningPath("b", (), 0.3, western_europe, (contains,), members),
+        ReasoningPath("c", (), 0.4, western_europe, (located_in,), (europe,)),
+    ]
+    ranked = reasoner._rank(beams, per_sequence=True)
+    assert ranked[0].entity == europe and math.isclose(ranked[0].score, 0.4)
+    assert {r.entity for r in ranked[1:]} == set(members) and math.isclose(ranked[1].score, 0.3)
+    # Free decoding: beams are different texts, so different hypotheses, and their probabilities add up
+    summed = reasoner._rank(beams, per_sequence=False)
+    assert summed[0].entity in members and math.isclose(summed[0].score, 0.6)

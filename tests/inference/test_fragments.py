@@ -90,3 +90,25 @@ def test_a_tokenizer_that_merges_across_fragments_is_refused():
 
     with pytest.raises(ModelLoadError, match="tokenises path fragments differently"):
         check_tokenizer(Merging())
+
+
+def test_neighbour_choice_only_once_the_relation_is_fixed(tiny_tokenizer, world):
+    tries = PathTries(world, tiny_tokenizer)
+    western_europe = world.entity_by_label("Western Europe")
+    automaton = PathAutomaton(tries, western_europe, max_hops=2)
+    state = automaton.start()
+    # At the start the direction and relation are still open
+    assert not PathAutomaton.neighbour_choice(state)
+    flags = []
+    for token in tiny_tokenizer(" <- located in <- Germany", add_special_tokens=False)["input_ids"]:
+        state = automaton.advance(state, token)
+        flags.append(PathAutomaton.neighbour_choice(state))
+    # Once " <- located in <-" is written only the country is left to choose; after it, the
+    # next hop or the end is a real choice again
+    assert flags[-1] is False
+    assert any(flags)
+    inside = automaton.start()
+    for token in tiny_tokenizer(" <- located in <-", add_special_tokens=False)["input_ids"]:
+        inside = automaton.advance(inside, token)
+    assert PathAutomaton.neighbour_choice(inside)
+    assert len(PathAutomaton.allowed(inside)) > 1  # Germany, France, Belgium

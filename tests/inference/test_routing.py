@@ -10,23 +10,6 @@ from kgpeft.cli import main
 from kgpeft.inference import KGReasoner, UnknownEntityError
 from kgpeft.inference.routing import activate, route
 
-ELEMENTS_TTL = """\
-@prefix : <http://example.org/elements/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-:inGroup rdfs:label "in group" .
-:Hydrogen rdfs:label "Hydrogen" ; :inGroup :Nonmetals .
-:Helium rdfs:label "Helium" ; :inGroup :Noble_gases .
-:Nonmetals rdfs:label "Nonmetals" .
-:Noble_gases rdfs:label "Noble gases" .
-"""
-
-
-@pytest.fixture(scope="module")
-def elements_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("elements") / "elements.ttl"
-    path.write_text(ELEMENTS_TTL)
-    return path
-
 
 def test_route_picks_the_graph_that_has_the_entity(world, elements_path, tiny_model, tiny_tokenizer):
     from kgpeft.kg import load_graph

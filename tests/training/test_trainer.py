@@ -95,7 +95,9 @@ def test_train_batches_are_length_bucketed_unless_turned_off(tmp_path, tokenizer
 
     def sampler(**options):
         args = KGDistillConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=2, **options)
-        return KGDistillTrainer(make_tiny_llama(), args=args, train_dataset=rows, processing_class=tokenizer)._get_train_sampler()
+        return KGDistillTrainer(
+            make_tiny_llama(), args=args, train_dataset=rows, processing_class=tokenizer
+        )._get_train_sampler()
 
     bucketed = sampler()
     assert isinstance(bucketed, LengthBucketSampler) and bucketed.batch_size == 2
