@@ -61,9 +61,9 @@ class ModelConfig:
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
-    # PEFT's default. A kgpeft run sees each row about once, so dropout has little to regularise, and on
-    # CPU drawing its masks (one per LoRA layer) took 16% of a training step.
-    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA branch (PEFT's default, 0)."})
+    # Drawing the dropout masks takes about 16% of a CPU training step, but on countries 80-step
+    # adapters without dropout ended at a validation hard loss of 0.80-0.84 against 0.66-0.70 with it.
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA branch."})
     target_modules: str | list[str] = field(
         default="all-linear", metadata={"help": "Modules that get LoRA: 'all-linear' or a list of module names."}
     )
