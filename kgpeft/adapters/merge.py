@@ -37,12 +37,12 @@ MERGE_RECORD_FILE = "kgpeft-merge.json"
 
 # (question, path labels, answers) in the format kgpeft trains on, tokenised as training
 # does; the check needs varied tokens in the real prompt layout, not good answers.
-Example = tuple[str, tuple[str, ...], tuple[str, ...]]
+Example = tuple[str, tuple[str, ...]]
 SAMPLE_EXAMPLES: tuple[Example, ...] = (
-    ("Which region is Germany located in?", ("Germany", "located in", "Western Europe"), ("Western Europe",)),
-    ("What is the capital of France?", ("France", "capital", "Paris"), ("Paris",)),
-    ("Which elements are in group 18?", ("group 18", "^group", "Helium"), ("Helium", "Neon")),
-    ("Who discovered sodium?", (), ()),  # the prompt alone, as at inference
+    ("Which region is Germany located in?", ("Germany", "located in", "Western Europe")),
+    ("What is the capital of France?", ("France", "capital", "Paris")),
+    ("Which elements are in group 18?", ("group 18", "^group", "Helium")),
+    ("Who discovered sodium?", ()),  # the prompt alone, as at inference
 )
 
 
@@ -51,8 +51,8 @@ def sample_ids(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example] =
     from kgpeft.data.render import format_completion, render_prompt, tokenize_example
 
     inputs = []
-    for question, path, answers in examples:
-        completion = format_completion([path], answers) if path else ""
+    for question, path in examples:
+        completion = format_completion([path]) if path else ""
         inputs.append(tokenize_example(tokenizer, render_prompt(question), completion)["input_ids"])
     return inputs
 

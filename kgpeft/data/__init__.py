@@ -13,7 +13,6 @@ from kgpeft.data.linking import Candidate, EntityLinker, LinkResult
 from kgpeft.data.questionfile import BadLineWarning, load_question_file
 from kgpeft.data.questions import Question, QuestionSet, synthesize_questions
 from kgpeft.data.render import (
-    ParsedCompletion,
     end_of_turn_id,
     parse_completion,
     path_to_text,
@@ -32,7 +31,6 @@ __all__ = [
     "DataConfig",
     "EntityLinker",
     "LinkResult",
-    "ParsedCompletion",
     "Question",
     "QuestionSet",
     "Verbaliser",

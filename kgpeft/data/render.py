@@ -1,10 +1,14 @@
 """Prompts, completions and their token ids: the one text format every stage shares.
 
-A completion is one or more reasoning paths between plain-text markers, then the
-answer line (plain text, not new special tokens, so adapters stay portable)::
+A completion is one or more reasoning paths between plain-text markers (plain text, not
+new special tokens, so adapters stay portable)::
 
     <path> Germany -> located in -> Western Europe -> located in -> Europe </path>
-    Answer: Europe
+
+There is no answer line: answers come from executing a path's relation sequence in the
+graph, so the model never needs to write them, and an answer line (a tenth of a training
+row on average, up to 77 tokens where a question has many answers) would only cost
+training time.
 
 A step followed backwards is written with the arrows reversed, pointing the way the
 stored triple points: ``Western Europe <- located in <- France``. A parsed path is
@@ -14,7 +18,7 @@ relation followed backwards (SPARQL's inverse path notation)::
     ["Western Europe", "^located in", "France"]
 
 ``render_*`` and :func:`parse_completion` round-trip for labels that contain no
-marker, arrow (``->``, ``<-``), answer separator (`` | ``) or line break.
+marker, arrow (``->``, ``<-``) or line break.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,29 +42,19 @@ if TYPE_CHECKING:
 
 PATH_START = "<path>"
 PATH_END = "</path>"
-ANSWER_PREFIX = "Answer:"
-ANSWER_SEPARATOR = " | "
 INVERSE_PREFIX = "^"
 FORWARD_ARROW = "->"
 BACKWARD_ARROW = "<-"
 
 # Short on purpose: every training row carries it, and training cost grows with row length
-# (9 tokens instead of the 27 of a prompt spelling out the format, about a fifth of a row).
+# (SmolLM2: 3 tokens; a prompt spelling out the format took 27, a third of a row). It is
+# not empty because it tells path questions from infilling ones, whose prompt differs.
 # The format is learnt from the completions, and constrained decoding writes it regardless.
-PATH_SYSTEM_PROMPT = "Answer with paths in the knowledge graph."
+PATH_SYSTEM_PROMPT = "KG paths."
 _SYSTEM_PROMPTS = {"path": PATH_SYSTEM_PROMPT, "infill": INFILL_SYSTEM_PROMPT}
 
 _PATH_RE = re.compile(re.escape(PATH_START) + r"(.*?)" + re.escape(PATH_END))
-_ANSWER_RE = re.compile(r"^[ \t]*" + re.escape(ANSWER_PREFIX) + r"(.*)$", re.MULTILINE)
 _ARROW_RE = re.compile(rf"\s+({FORWARD_ARROW}|{BACKWARD_ARROW})\s+")
-
-
-@dataclass
-class ParsedCompletion:
-    """What a completion says: its well-formed paths (labels) and its answers (labels)."""
-
-    paths: list[list[str]] = field(default_factory=list)
-    answers: list[str] = field(default_factory=list)
 
 
 def render_prompt(question_text: str, kind: str = "path") -> list[dict[str, str]]:
@@ -137,28 +130,24 @@ def path_to_text(kg: KnowledgeGraph, topic: EntityId, path: RelationPath, target
     return format_path(path_labels(kg, topic, path, targets))
 
 
-def format_completion(paths: Sequence[Sequence[str]], answers: Sequence[str]) -> str:
-    """A completion from parsed paths and answer labels; :func:`parse_completion` reads it back.
+def format_completion(paths: Sequence[Sequence[str]]) -> str:
+    """A completion from parsed paths, one per line; :func:`parse_completion` reads it back.
 
-    >>> print(format_completion([["Germany", "located in", "Western Europe"]], ["Western Europe"]))
+    >>> print(format_completion([["Germany", "located in", "Western Europe"]]))
     <path> Germany -> located in -> Western Europe </path>
-    Answer: Western Europe
     """
-    lines = [f"{PATH_START} {format_path(labels)} {PATH_END}" for labels in paths]
-    lines.append(f"{ANSWER_PREFIX} {ANSWER_SEPARATOR.join(answers)}")
-    return "\n".join(lines)
+    return "\n".join(f"{PATH_START} {format_path(labels)} {PATH_END}" for labels in paths)
 
 
 def render_completion(
     kg: KnowledgeGraph, topic: EntityId, paths: Sequence[RelationPath], answers: Sequence[EntityId]
 ) -> str:
-    """The target completion of a question: each relation path grounded towards the answers, then the answers.
+    """The target completion of a question: each relation path grounded towards the answers.
 
     >>> render_completion(kg, germany, [(located_in,)], [western_europe])  # doctest: +SKIP
-    '<path> Germany -> located in -> Western Europe </path>\\nAnswer: Western Europe'
+    '<path> Germany -> located in -> Western Europe </path>'
     """
-    parsed = [path_labels(kg, topic, path, answers) for path in paths]
-    return format_completion(parsed, [kg.entity_label(a) for a in answers])
+    return format_completion([path_labels(kg, topic, path, answers) for path in paths])
 
 
 def render_example(kg: KnowledgeGraph, question: Question) -> tuple[list[dict[str, str]], str]:
@@ -175,17 +164,13 @@ def render_example(kg: KnowledgeGraph, question: Question) -> tuple[list[dict[st
     return messages, render_completion(kg, question.topic, question.gold_paths, question.answers)
 
 
-def parse_completion(text: str) -> ParsedCompletion:
-    """Paths and answers a (generated) completion states; malformed paths and anything after the answer line are ignored.
+def parse_completion(text: str) -> list[list[str]]:
+    """The well-formed paths a (generated) completion states, as labels; text outside the markers is ignored.
 
-    >>> parse_completion("<path> A -> r -> B </path>\\nAnswer: B\\njunk")
-    ParsedCompletion(paths=[['A', 'r', 'B']], answers=['B'])
+    >>> parse_completion("<path> A -> r -> B </path> junk <path> A -> r </path>")
+    [['A', 'r', 'B']]
     """
-    answer = _ANSWER_RE.search(text)
-    body = text[: answer.start()] if answer else text
-    paths = [labels for match in _PATH_RE.finditer(body) if (labels := _parse_path(match.group(1)))]
-    answers = [a.strip() for a in answer.group(1).split(ANSWER_SEPARATOR.strip())] if answer else []
-    return ParsedCompletion(paths=paths, answers=[a for a in answers if a])
+    return [labels for match in _PATH_RE.finditer(text) if (labels := _parse_path(match.group(1)))]
 
 
 def _parse_path(body: str) -> list[str] | None:
@@ -262,13 +247,21 @@ def tokenize_example(
     # A chat template writes the BOS token itself; the plain format relies on the tokenizer adding it.
     has_template = bool(tokenizer.chat_template)
     prompt_ids = tokenizer(_prompt_text(tokenizer, messages), add_special_tokens=not has_template)["input_ids"]
-    completion_ids = []
-    if completion:
-        completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [end_of_turn_id(tokenizer)]
+    completion_ids = completion_token_ids(tokenizer, [completion])[0] if completion else []
     return {
         "input_ids": prompt_ids + completion_ids,
         "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
     }
+
+
+def completion_token_ids(tokenizer: PreTrainedTokenizerBase, completions: Sequence[str]) -> list[list[int]]:
+    """The completion tokens :func:`tokenize_example` gives each completion (its text, then end of turn), in one call.
+
+    A completion is tokenised apart from its prompt, so its ids do not depend on the prompt:
+    soft targets tokenise the teacher's candidates this way without rendering any prompt.
+    """
+    end_id = end_of_turn_id(tokenizer)
+    return [ids + [end_id] for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> list[int]:

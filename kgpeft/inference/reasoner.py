@@ -159,7 +159,7 @@ class KGReasoner:
         paths: list[ReasoningPath] = []
         for beam, prob in zip(beams, probs.tolist(), strict=True):
             text = prefix + beam.text
-            parsed = parse_completion(text).paths
+            parsed = parse_completion(text)
             if not parsed:
                 paths.append(malformed_path(text, prob))
             paths.extend(verify_path(self.kg, labels, prob / len(parsed)) for labels in parsed)

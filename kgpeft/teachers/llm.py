@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
 # Text whose token ids must agree between teacher and student: path syntax, names, digits, accents.
-PROBE_TEXT = "<path> Côte d'Ivoire -> located in -> Western Africa </path>\nAnswer: Western Africa | 1234 ✓"
+PROBE_TEXT = "<path> Côte d'Ivoire -> located in -> Western Africa </path>\n1234 ✓"
 
 
 @dataclass

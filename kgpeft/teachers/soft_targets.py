@@ -2,7 +2,7 @@
 
 A path teacher's soft targets are *trie marginals* (DESIGN.md): each candidate path of
 its :class:`~kgpeft.teachers.base.PathDistribution` is rendered as a completion (the
-path and its answer line) and tokenised exactly as training rows are; a trie over
+path grounded towards its endpoints) and tokenised exactly as training rows are; a trie over
 those token sequences carries the path probabilities. At position j of a row's target
 completion, the teacher's next-token distribution is the mass of the candidates that
 agree with the first j target tokens, split by their (j+1)-th token. The product of
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Bump when the soft targets computed for the same inputs change, to retire old caches.
-SOFT_TARGETS_VERSION = 1
+SOFT_TARGETS_VERSION = 2
 TOKEN_COLUMNS = ("input_ids", "completion_mask")
 QUESTION_COLUMNS = ("id", "question", "topic", "answers", "gold_paths", "kind")
 
@@ -114,36 +114,39 @@ def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:
 
 
 def candidate_sequences(
-    kg: KnowledgeGraph, tokenizer: PreTrainedTokenizerBase, question: Question, dist: PathDistribution
+    kg: KnowledgeGraph, tokenizer: PreTrainedTokenizerBase, dist: PathDistribution
 ) -> list[tuple[list[int], float]]:
     """Each candidate path as the completion tokens a training row would have for it, with its probability.
 
-    The completion is one path and its answer line (the path's endpoints), rendered and
-    tokenised by kgpeft.data exactly as a training row is, so the tokens line up.
+    The completion is the path grounded towards its endpoints, rendered and tokenised by
+    kgpeft.data exactly as a training row is, so the tokens line up.
     """
-    from kgpeft.data import render_completion, render_prompt, tokenize_example
+    from kgpeft.data.render import completion_token_ids, render_completion
 
-    messages = render_prompt(question.question)
-    out = []
-    for path, prob, ends in zip(dist.paths, dist.probs.tolist(), dist.endpoints, strict=True):
-        row = tokenize_example(tokenizer, messages, render_completion(kg, dist.topic, [path], list(ends)))
-        out.append((completion_ids(row), prob))
-    return out
+    # Paths the teacher gives no mass add nothing to the trie: not rendered at all
+    kept = [
+        (path, prob, ends)
+        for path, prob, ends in zip(dist.paths, dist.probs.tolist(), dist.endpoints, strict=True)
+        if prob > 0
+    ]
+    if not kept:
+        return []
+    texts = [render_completion(kg, dist.topic, [path], list(ends)) for path, _, ends in kept]
+    return list(zip(completion_token_ids(tokenizer, texts), [prob for _, prob, _ in kept], strict=True))
 
 
 def path_soft_targets(
     kg: KnowledgeGraph,
     tokenizer: PreTrainedTokenizerBase,
-    question: Question,
     dist: PathDistribution,
     target: Sequence[int],
     top_k: int,
 ) -> tuple[list[list[int]], list[list[float]]]:
     """Trie marginals of a path distribution along one target completion (its token ids).
 
-    >>> ids, probs = path_soft_targets(kg, tok, question, teacher.predict(question), completion_ids(row), 16)  # doctest: +SKIP
+    >>> ids, probs = path_soft_targets(kg, tok, teacher.predict(question), completion_ids(row), 16)  # doctest: +SKIP
     """
-    return TokenTrie(candidate_sequences(kg, tokenizer, question, dist)).marginals(target, top_k)
+    return TokenTrie(candidate_sequences(kg, tokenizer, dist)).marginals(target, top_k)
 
 
 def label_questions(teacher: PathTeacher, questions: Sequence[Question]) -> list[Question]:
@@ -273,7 +276,7 @@ def _path_teacher_rows(
     for i, row in enumerate(rows):
         target = completion_ids(row)
         if i in dists:
-            out.append(path_soft_targets(kg, tokenizer, questions[i], dists[i], target, top_k))
+            out.append(path_soft_targets(kg, tokenizer, dists[i], target, top_k))
         else:
             out.append(([[0] * top_k for _ in target], [[0.0] * top_k for _ in target]))
     return out

@@ -68,9 +68,9 @@ def test_completions_render_and_parse_back(countries, countries_questions):
 
     for q in countries_questions.split("test")[:200]:
         _, completion = render_example(countries, q)
-        parsed = parse_completion(completion)
-        assert parsed.answers == [countries.entity_label(a) for a in q.answers]
-        assert parsed.paths[0][0] == countries.entity_label(q.topic)
+        (path,) = parse_completion(completion)
+        assert path[0] == countries.entity_label(q.topic)
+        assert path[-1] in {countries.entity_label(a) for a in q.answers}
 
 
 SMALL_TTL = """\

@@ -20,7 +20,7 @@ from kgpeft.data.render import (
 )
 from kgpeft.testing import build_tiny_tokenizer
 
-RESERVED = ("->", "<-", "<path>", "</path>", "|", "Answer:")
+RESERVED = ("->", "<-", "<path>", "</path>")
 labels = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=12).filter(
     lambda s: s == s.strip() and not s.startswith("^") and not any(r in s for r in RESERVED)
 )
@@ -36,18 +36,16 @@ def parsed_paths(draw):
     return path
 
 
-@given(st.lists(parsed_paths(), min_size=1, max_size=3), st.lists(labels, max_size=4))
-def test_format_then_parse_round_trips(paths, answers):
-    parsed = parse_completion(format_completion(paths, answers))
-    assert parsed.paths == paths
-    assert parsed.answers == answers
+@given(st.lists(parsed_paths(), min_size=1, max_size=3))
+def test_format_then_parse_round_trips(paths):
+    assert parse_completion(format_completion(paths)) == paths
 
 
 def test_render_completion_matches_the_contract_example(world):
     germany, western_europe, europe = (world.entity_by_label(x) for x in ("Germany", "Western Europe", "Europe"))
     located_in = world.relation_by_label("located in")
     text = render_completion(world, germany, [(located_in, located_in)], [europe])
-    assert text == "<path> Germany -> located in -> Western Europe -> located in -> Europe </path>\nAnswer: Europe"
+    assert text == "<path> Germany -> located in -> Western Europe -> located in -> Europe </path>"
     backward = path_to_text(world, europe, (world.inverse_step(located_in),), [western_europe])
     assert backward == "Europe <- located in <- Western Europe"
 
@@ -58,9 +56,8 @@ def test_parse_is_tolerant_of_junk_and_malformed_paths():
         "<path> cut off -> r\nAnswer: B | C\n<path> X -> r -> Y </path> trailing junk"
     )
     parsed = parse_completion(text)
-    assert parsed.paths == [["A", "r", "B"], ["A", "r", "B", "^s", "C"]]
-    assert parsed.answers == ["B", "C"]
-    assert parse_completion("no markers at all").paths == []
+    assert parsed == [["A", "r", "B"], ["A", "r", "B", "^s", "C"], ["X", "r", "Y"]]
+    assert parse_completion("no markers at all") == []
 
 
 def test_grounding_ends_at_a_target_and_avoids_revisiting(world):
@@ -87,7 +84,9 @@ def test_render_example_needs_gold_paths(world):
     questions = synthesize_questions(world, num_questions=1)
     messages, completion = render_example(world, questions[0])
     assert messages == render_prompt(questions[0].question)
-    assert parse_completion(completion).answers == [world.entity_label(a) for a in questions[0].answers]
+    (path,) = parse_completion(completion)
+    assert set(world.execute(questions[0].topic, questions[0].gold_paths[0]).tolist()) == set(questions[0].answers)
+    assert path[0] == world.entity_label(questions[0].topic)
     unlabelled = Question("q", "Who?", None, (), (), "train")
     with pytest.raises(ValueError, match="no topic or gold paths"):
         render_example(world, unlabelled)

@@ -72,7 +72,7 @@ def test_marginals_along_a_gold_completion_multiply_to_the_gold_path_probability
     for question in world_questions.split("test")[:5]:
         dist = oracle.predict(question)
         target = completion_ids(tokenize_example(tiny_tokenizer, *render_example(world, question)))
-        ids, probs = path_soft_targets(world, tiny_tokenizer, question, dist, target, top_k=16)
+        ids, probs = path_soft_targets(world, tiny_tokenizer, dist, target, top_k=16)
         assert len(ids) == len(target)
         product = math.prod(row_p[row_i.index(t)] for t, row_i, row_p in zip(target, ids, probs, strict=True))
         gold = dict(zip(dist.paths, dist.probs, strict=True))[question.gold_paths[0]]
