@@ -101,14 +101,17 @@ class ReasonerSystem(System):
         self.constrained = constrained
         self.batch_size = batch_size
         self.probe_settings = probe_settings or ProbeSettings()
+        # Decoding is deterministic: a question asked again (by a RoutedSystem built on this
+        # system, after this system was evaluated) gets the same prediction without decoding again.
+        self._answered: dict[Question, Prediction] = {}
 
     def active(self) -> contextlib.AbstractContextManager[None]:
         """The model as this system uses it: its adapter active, or every adapter disabled."""
         return activate(self.reasoner.model, self.adapters)
 
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
-        predictions = [Prediction() for _ in questions]
-        todo = [i for i, q in enumerate(questions) if q.topic is not None]
+        predictions = [self._answered.get(q, Prediction()) for q in questions]
+        todo = [i for i, q in enumerate(questions) if q.topic is not None and q not in self._answered]
         if not todo:
             return predictions
         with self.active():
@@ -120,7 +123,7 @@ class ReasonerSystem(System):
                 constrained=self.constrained,
             )
         for i, answer in zip(todo, answers, strict=True):
-            predictions[i] = prediction_from_answer(answer)
+            predictions[i] = self._answered[questions[i]] = prediction_from_answer(answer)
         return predictions
 
     def probes(self, kg: KnowledgeGraph) -> dict[str, float | None]:
@@ -147,8 +150,9 @@ class RoutedSystem(System):
 
     ``domains`` pairs each adapter name with the :class:`~kgpeft.inference.KGReasoner` of its
     graph; ``home`` is how the questions' own domain answers alone. A question routed to the
-    home domain is answered exactly as ``home`` answers it; one routed elsewhere, or that no
-    graph links, is a miss (the other domain's answers are entities of another graph).
+    home domain is answered exactly as ``home`` answers it (by ``home`` itself, which reuses
+    its answers when it was evaluated first); one routed elsewhere, or that no graph links, is
+    a miss (the other domain's answers are entities of another graph).
     :meth:`probes` reports the share of such questions as ``misrouted``.
 
     >>> RoutedSystem("routed", student, [("countries", r1), ("elements", r2)]).predict(test)  # doctest: +SKIP

@@ -90,6 +90,18 @@ class KGPathLogitsProcessor(LogitsProcessor):
         return out
 
 
+def _prompt_cache(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, copies: int):
+    """The KV cache of every prompt token but the last, computed once and repeated ``copies`` times per row."""
+    # Positions as generate numbers them (left padding does not count), so that the two passes agree
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, W)
+    prompt = model(
+        input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], position_ids=positions[:, :-1], use_cache=True
+    )
+    cache = prompt.past_key_values
+    cache.batch_repeat_interleave(copies)  # (B, ...) -> (B * copies, ...): the beams of a row are adjacent
+    return cache
+
+
 @dataclass(frozen=True)
 class Beam:
     """One returned hypothesis: its generated text and its summed token log-probability."""
@@ -114,6 +126,11 @@ def beam_search(
     With ``automata`` (one per input, whose prompts are ``inputs``) decoding is KG-constrained;
     without, it is free. ``length_penalty=0`` makes a beam's score its log-probability, so
     beams compare as the probabilities of their paths; beams that found nothing are dropped.
+
+    The prompts are run through the model once, not once per beam: ``generate`` would copy
+    each prompt ``num_beams`` times before its first forward pass, and on a CPU that prompt
+    pass was a third of the decoding time. Its cache, copied per beam, is handed to
+    ``generate``, which then starts from each prompt's last token.
 
     >>> beams = beam_search(model, tok, [ids], num_beams=4, max_new_tokens=64, end_id=eot)  # doctest: +SKIP
     """
@@ -142,12 +159,15 @@ def beam_search(
         # One beam is greedy search, which keeps no sequence scores; its probability is 1 anyway.
         **({"length_penalty": 0.0, "output_scores": True} if num_beams > 1 else {}),
     )
+    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
     with torch.inference_mode():
+        cache = _prompt_cache(model, input_ids, attention_mask, num_beams) if width > 1 else None
         out = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention_mask.to(device),
+            input_ids=input_ids,
+            attention_mask=attention_mask,
             generation_config=config,
             logits_processor=processors,
+            cache=cache,
         )
     sequences = out.sequences[:, width:].tolist()
     scores = out.sequences_scores.tolist() if num_beams > 1 else [0.0] * len(sequences)

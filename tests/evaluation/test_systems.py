@@ -92,3 +92,15 @@ def test_routed_system_counts_questions_sent_to_another_domain_as_misses(
     assert at_home.top_answer == alone.top_answer and at_home.top_path == alone.top_path
     assert sent_away.top_answer is None and sent_away.path_validity == ()
     assert routed.probes(world) == {"misrouted": 0.5}
+
+
+def test_a_reasoner_system_answers_a_question_once(world, questions, tiny_model, tiny_tokenizer, monkeypatch):
+    reasoner = KGReasoner(tiny_model, tiny_tokenizer, world)
+    system = ReasonerSystem("student", reasoner, adapter=None, num_paths=2, max_hops=1, probe_settings=NO_PROBES)
+    calls = []
+    ask_batch = reasoner.ask_batch
+    monkeypatch.setattr(reasoner, "ask_batch", lambda qs, *a, **k: calls.append(len(qs)) or ask_batch(qs, *a, **k))
+    first = system.predict(questions[:3])
+    again = system.predict(questions[:4])  # as a RoutedSystem asks for the questions routed home
+    assert calls == [3, 1]
+    assert again[:3] == first

@@ -171,3 +171,46 @@ def test_beams_naming_other_neighbours_of_one_relation_sequence_count_once(reaso
     # Free decoding: beams are different texts, so different hypotheses, and their probabilities add up
     summed = reasoner._rank(beams, per_sequence=False)
     assert summed[0].entity in members and math.isclose(summed[0].score, 0.6)
+
+
+@pytest.mark.parametrize("constrained", [True, False])
+def test_beam_search_matches_generate_run_on_every_beam(tiny_tokenizer, world, constrained):
+    """Prompts run once and their cache copied per beam: the same beams and scores as plain generate."""
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    from kgpeft.data.render import end_of_turn_id, prompt_ids, render_prompt
+    from kgpeft.inference.decode import beam_search
+    from kgpeft.inference.trie import path_prefix
+
+    model = build_tiny_model(len(tiny_tokenizer), hidden_size=32, num_layers=2, seed=3).eval()
+    tries, end_id = PathTries(world, tiny_tokenizer), end_of_turn_id(tiny_tokenizer)
+    topics = [world.entity_by_label(label) for label in ("Germany", "Japan", "Portugal")]
+    inputs = [
+        prompt_ids(tiny_tokenizer, render_prompt(q)) + tiny_tokenizer(path_prefix(world, t))["input_ids"]
+        for q, t in zip(["Which region is Germany in?", "Japan?", "What borders Portugal and why?"], topics, strict=True)
+    ]
+    automata = [PathAutomaton(tries, t, 2) for t in topics] if constrained else None
+    beams = beam_search(model, tiny_tokenizer, inputs, num_beams=3, max_new_tokens=24, end_id=end_id, automata=automata)
+
+    width = max(map(len, inputs))
+    pad = tiny_tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (width - len(x)) + x for x in inputs])
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in inputs])
+    processors = LogitsProcessorList(
+        [KGPathLogitsProcessor([PathAutomaton(tries, t, 2) for t in topics], 3, width, end_id)] if constrained else []
+    )
+    config = GenerationConfig(
+        num_beams=3, num_return_sequences=3, do_sample=False, max_new_tokens=24, eos_token_id=end_id,
+        pad_token_id=pad, return_dict_in_generate=True, length_penalty=0.0, output_scores=True,
+    )  # fmt: skip
+    with torch.inference_mode():
+        plain = model.generate(input_ids=ids, attention_mask=mask, generation_config=config, logits_processor=processors)
+    expected = [
+        (tiny_tokenizer.decode(seq[width:], skip_special_tokens=True, clean_up_tokenization_spaces=False), score)
+        for seq, score in zip(plain.sequences.tolist(), plain.sequences_scores.tolist(), strict=True)
+        if score > -1e8
+    ]
+    got = [(b.text, b.log_prob) for row in beams for b in row]
+    assert [text for text, _ in got] == [text for text, _ in expected]
+    assert [score for _, score in got] == pytest.approx([score for _, score in expected], abs=1e-4)
