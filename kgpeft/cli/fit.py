@@ -114,9 +114,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "train loss": f"{result.metrics['train_loss']:.4f}",
         "eval loss": f"{result.metrics['eval_loss']:.4f}" if "eval_loss" in result.metrics else "-",
-        "teacher val Hits@1": (
-            f"{teacher['validation_hits@1']:.3f}" if "validation_hits@1" in teacher else "-"
-        ),
+        "teacher val Hits@1": (f"{teacher['validation_hits@1']:.3f}" if "validation_hits@1" in teacher else "-"),
         "questions (train/val/test)": "/".join(
             str(result.record.data["sizes"][s]) for s in ("train", "validation", "test")
         ),

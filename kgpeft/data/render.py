@@ -261,7 +261,7 @@ def completion_token_ids(tokenizer: PreTrainedTokenizerBase, completions: Sequen
     soft targets tokenise the teacher's candidates this way without rendering any prompt.
     """
     end_id = end_of_turn_id(tokenizer)
-    return [ids + [end_id] for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
+    return [[*ids, end_id] for ids in tokenizer(list(completions), add_special_tokens=False)["input_ids"]]
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> list[int]:

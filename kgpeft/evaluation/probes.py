@@ -149,7 +149,7 @@ def completion_log_probs(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[tuple[list[dict[str, str]], str]],
     *,
-    batch_size: int = 8,
+    batch_size: int = 32,
 ) -> list[float]:
     """Summed log-probability of each completion given its prompt, under the model as it is now.
 
@@ -166,11 +166,18 @@ def completion_log_probs(
         ids = torch.tensor([r["input_ids"] + [pad] * (width - len(r["input_ids"])) for r in rows])  # (B, T)
         mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows])
         target = torch.tensor([r["completion_mask"] + [0] * (width - len(r["input_ids"])) for r in rows])
+        # Only the positions that predict a completion token go through the LM head: (N, V), not (B, T, V)
+        keep = torch.zeros_like(target, dtype=torch.bool)  # (B, T)
+        keep[:, :-1] = target[:, 1:].bool()  # position t predicts token t + 1
+        device = model.device
         with torch.inference_mode():
-            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float()
-        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)  # (B, T-1, V): position t predicts token t+1
-        picked = log_probs.gather(-1, ids[:, 1:, None].to(logits.device)).squeeze(-1)  # (B, T-1)
-        out.extend((picked * target[:, 1:].to(picked.device)).sum(-1).tolist())
+            logits = model(
+                input_ids=ids.to(device), attention_mask=mask.to(device), logits_to_keep=keep.to(device)
+            ).logits.float()  # (N, V), rows in row-major order of keep
+        tokens = ids[:, 1:][keep[:, :-1]].to(device)  # (N,)
+        picked = logits.gather(-1, tokens[:, None]).squeeze(-1) - logits.logsumexp(-1)  # (N,) log p(token)
+        row = torch.arange(len(rows))[:, None].expand_as(keep)[keep].to(device)  # (N,) the row of each position
+        out.extend(torch.zeros(len(rows), device=device).index_add_(0, row, picked).tolist())
     return out
 
 

@@ -95,9 +95,12 @@ def _prompt_cache(model: PreTrainedModel, input_ids: torch.Tensor, attention_mas
     # Positions as generate numbers them (left padding does not count), so that the two passes agree
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, W)
     prompt = model(
-        input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], position_ids=positions[:, :-1], use_cache=True
+        input_ids=input_ids[:, :-1],
+        attention_mask=attention_mask[:, :-1],
+        position_ids=positions[:, :-1],
+        use_cache=True,
     )
-    cache = prompt.past_key_values
+    cache = prompt.cache
     cache.batch_repeat_interleave(copies)  # (B, ...) -> (B * copies, ...): the beams of a row are adjacent
     return cache
 

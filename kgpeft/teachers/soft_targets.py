@@ -114,25 +114,32 @@ def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:
 
 
 def candidate_sequences(
-    kg: KnowledgeGraph, tokenizer: PreTrainedTokenizerBase, dist: PathDistribution
+    kg: KnowledgeGraph,
+    tokenizer: PreTrainedTokenizerBase,
+    dist: PathDistribution,
+    memo: dict[tuple[int, tuple[int, ...]], list[int]] | None = None,
 ) -> list[tuple[list[int], float]]:
     """Each candidate path as the completion tokens a training row would have for it, with its probability.
 
     The completion is the path grounded towards its endpoints, rendered and tokenised by
-    kgpeft.data exactly as a training row is, so the tokens line up.
+    kgpeft.data exactly as a training row is, so the tokens line up. It depends on the topic
+    and the path alone, so ``memo`` (keyed by both) saves rendering it again for another
+    question about the same topic: grounding was most of the time soft targets took.
     """
     from kgpeft.data.render import completion_token_ids, render_completion
 
+    memo = {} if memo is None else memo
     # Paths the teacher gives no mass add nothing to the trie: not rendered at all
     kept = [
-        (path, prob, ends)
+        ((dist.topic, tuple(path)), prob, ends)
         for path, prob, ends in zip(dist.paths, dist.probs.tolist(), dist.endpoints, strict=True)
         if prob > 0
     ]
-    if not kept:
-        return []
-    texts = [render_completion(kg, dist.topic, [path], list(ends)) for path, _, ends in kept]
-    return list(zip(completion_token_ids(tokenizer, texts), [prob for _, prob, _ in kept], strict=True))
+    new = [(key, ends) for key, _, ends in kept if key not in memo]
+    if new:
+        texts = [render_completion(kg, topic, [path], list(ends)) for (topic, path), ends in new]
+        memo.update(zip((key for key, _ in new), completion_token_ids(tokenizer, texts), strict=True))
+    return [(memo[key], prob) for key, prob, _ in kept]
 
 
 def path_soft_targets(
@@ -141,12 +148,13 @@ def path_soft_targets(
     dist: PathDistribution,
     target: Sequence[int],
     top_k: int,
+    memo: dict[tuple[int, tuple[int, ...]], list[int]] | None = None,
 ) -> tuple[list[list[int]], list[list[float]]]:
     """Trie marginals of a path distribution along one target completion (its token ids).
 
     >>> ids, probs = path_soft_targets(kg, tok, teacher.predict(question), completion_ids(row), 16)  # doctest: +SKIP
     """
-    return TokenTrie(candidate_sequences(kg, tokenizer, dist)).marginals(target, top_k)
+    return TokenTrie(candidate_sequences(kg, tokenizer, dist, memo)).marginals(target, top_k)
 
 
 def label_questions(teacher: PathTeacher, questions: Sequence[Question]) -> list[Question]:
@@ -273,10 +281,11 @@ def _path_teacher_rows(
     order = list(questions)
     dists = dict(zip(order, teacher.predict_batch([questions[i] for i in order]), strict=True))
     out = []
+    memo: dict[tuple[int, tuple[int, ...]], list[int]] = {}  # rendered candidates, shared by a topic's questions
     for i, row in enumerate(rows):
         target = completion_ids(row)
         if i in dists:
-            out.append(path_soft_targets(kg, tokenizer, dists[i], target, top_k))
+            out.append(path_soft_targets(kg, tokenizer, dists[i], target, top_k, memo))
         else:
             out.append(([[0] * top_k for _ in target], [[0.0] * top_k for _ in target]))
     return out

@@ -9,8 +9,31 @@ from trl import SFTTrainer
 
 from kgpeft.training.collator import DataCollatorForDistillation
 from kgpeft.training.config import KGDistillConfig
-from kgpeft.training.loss import distillation_loss, prediction_mask
+from kgpeft.training.loss import IGNORE_INDEX, distillation_loss, prediction_mask
 from kgpeft.training.sampler import LengthBucketSampler
+
+MIN_SHARED_PREFIX = 4
+"""Shorter shared prefixes are not worth a second forward call."""
+
+
+def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> int:
+    """How many leading tokens every row has in common, ends with prompt to spare, and attends to (0 if < 4).
+
+    The prefix stops one token before the earliest completion token, so that no position in it
+    predicts a label.
+
+    Example:
+        >>> ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 9, 6, 0]])
+        >>> labels = torch.tensor([[-100] * 5 + [6, 7], [-100] * 5 + [6, -100]])
+        >>> shared_prefix_length(ids, torch.tensor([[1] * 7, [1] * 6 + [0]]), labels)
+        4
+    """
+    same = (input_ids == input_ids[:1]).all(0) & attention_mask.bool().all(0)  # (T,)
+    length = int(same.long().cumprod(0).sum())
+    completion = (labels != IGNORE_INDEX).any(0)  # (T,)
+    if completion.any():
+        length = min(length, int(completion.long().argmax()) - 1)
+    return length if length >= MIN_SHARED_PREFIX else 0
 
 
 class KGDistillTrainer(SFTTrainer):
@@ -81,13 +104,22 @@ class KGDistillTrainer(SFTTrainer):
         mode = "train" if model.training else "eval"
         labels = inputs["labels"]  # (B, T)
         keep = prediction_mask(labels)  # (B, T)
+        input_ids, attention_mask = inputs["input_ids"], inputs["attention_mask"]  # (B, T)
+        # Every row starts with the same prompt tokens (the chat template and system prompt, a fifth
+        # of a row): they run through the model once, as a one-row cache that every row attends to.
+        shared = shared_prefix_length(input_ids, attention_mask, labels)
+        cache = None
+        if shared:
+            cache = model(input_ids=input_ids[:1, :shared], use_cache=True).cache
+            cache.batch_repeat_interleave(len(input_ids))  # (1, H, P, D) -> (B, H, P, D), in the autograd graph
         # Only the positions that predict completion tokens go through the LM head: (N, V) logits, not (B, T, V).
         # Called without `fused_lm_head`, the forward SFTTrainer patched in is the model's own.
         outputs = model(
-            input_ids=inputs["input_ids"],
-            attention_mask=inputs["attention_mask"],
-            logits_to_keep=keep,
-            use_cache=False,
+            input_ids=input_ids[:, shared:],
+            attention_mask=attention_mask,
+            logits_to_keep=keep[:, shared:],
+            cache=cache,
+            use_cache=cache is not None,
         )
         loss = distillation_loss(
             outputs.logits,

@@ -188,7 +188,9 @@ def test_beam_search_matches_generate_run_on_every_beam(tiny_tokenizer, world, c
     topics = [world.entity_by_label(label) for label in ("Germany", "Japan", "Portugal")]
     inputs = [
         prompt_ids(tiny_tokenizer, render_prompt(q)) + tiny_tokenizer(path_prefix(world, t))["input_ids"]
-        for q, t in zip(["Which region is Germany in?", "Japan?", "What borders Portugal and why?"], topics, strict=True)
+        for q, t in zip(
+            ["Which region is Germany in?", "Japan?", "What borders Portugal and why?"], topics, strict=True
+        )
     ]
     automata = [PathAutomaton(tries, t, 2) for t in topics] if constrained else None
     beams = beam_search(model, tiny_tokenizer, inputs, num_beams=3, max_new_tokens=24, end_id=end_id, automata=automata)
@@ -205,7 +207,9 @@ def test_beam_search_matches_generate_run_on_every_beam(tiny_tokenizer, world, c
         pad_token_id=pad, return_dict_in_generate=True, length_penalty=0.0, output_scores=True,
     )  # fmt: skip
     with torch.inference_mode():
-        plain = model.generate(input_ids=ids, attention_mask=mask, generation_config=config, logits_processor=processors)
+        plain = model.generate(
+            input_ids=ids, attention_mask=mask, generation_config=config, logits_processor=processors
+        )
     expected = [
         (tiny_tokenizer.decode(seq[width:], skip_special_tokens=True, clean_up_tokenization_spaces=False), score)
         for seq, score in zip(plain.sequences.tolist(), plain.sequences_scores.tolist(), strict=True)

@@ -103,3 +103,41 @@ def test_train_batches_are_length_bucketed_unless_turned_off(tmp_path, tokenizer
     assert isinstance(bucketed, LengthBucketSampler) and bucketed.batch_size == 2
     assert bucketed.lengths.tolist() == [len(ids) for ids in rows["input_ids"]]
     assert not isinstance(sampler(length_buckets=False), LengthBucketSampler)
+
+
+def test_a_prompt_prefix_shared_by_every_row_runs_once_with_the_same_loss_and_gradients(
+    tmp_path, tokenizer, make_tiny_llama, rows, monkeypatch
+):
+    import kgpeft.training.trainer as trainer_module
+
+    system = [5, 6, 7, 8, 9, 10]  # as a chat template and system prompt start every row
+    shared_rows = rows.map(
+        lambda row: {
+            "input_ids": system + row["input_ids"],
+            "completion_mask": [0] * len(system) + row["completion_mask"],
+        }
+    )
+    args = KGDistillConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, alpha=0.5)
+    trainer = KGDistillTrainer(
+        make_tiny_llama(),
+        args=args,
+        train_dataset=shared_rows,
+        processing_class=tokenizer,
+        peft_config=LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM", init_lora_weights=False),
+    )
+    batch = trainer.data_collator([shared_rows[i] for i in range(4)])
+    assert trainer_module.shared_prefix_length(batch["input_ids"], batch["attention_mask"], batch["labels"]) >= 6
+
+    def loss_and_grads():
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+        return loss.detach(), grads
+
+    shared_loss, shared_grads = loss_and_grads()
+    monkeypatch.setattr(trainer_module, "shared_prefix_length", lambda *args: 0)
+    full_loss, full_grads = loss_and_grads()
+    torch.testing.assert_close(shared_loss, full_loss)
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(shared_grads[name], grad, msg=name)
