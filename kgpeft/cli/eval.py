@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
         help=_HELP,
-        description=_HELP + " Writes report.json, report.md and PNG plots into the adapter folder.",
+        description=_HELP + " Writes report.json, report.md and PNG plots into the adapter folder (or --report-dir).",
     )
     parser.add_argument("--adapter", required=True, metavar="DIR", help="adapter folder to evaluate (the student)")
     parser.add_argument("--kg", default=None, help="RDF file (default: the KG the adapter was trained on)")
@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="another domain's adapter (repeatable), loaded beside the student for 'routed' (each question sent "
         "to the domain whose KG links its text, as `kgpeft ask --adapter A --adapter B` does) and 'combined' "
         "(every adapter active at once, answering in the student's KG)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        default=None,
+        metavar="DIR",
+        help="write report.md, report.json and the plots here (default: the adapter folder)",
     )
     parser.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="also write the metrics here")
     parser.add_argument("--num-paths", type=int, default=4, help="beams, i.e. paths per question (default 4)")
@@ -130,12 +136,16 @@ def run(args: argparse.Namespace) -> int:
         "base model": f"{student.record.base_model} ({'4-bit nf4' if student.record.load_in_4bit else 'full precision'})",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    written = write_report(student.path, results, context)
+    report_dir = Path(args.report_dir) if args.report_dir else student.path
+    report_dir.mkdir(parents=True, exist_ok=True)
+    written = write_report(report_dir, results, context)
     if args.json_path:
         write_json(args.json_path, {**context, "systems": results_json(results)})
     out = Console()
+    if not out.is_terminal:  # a log file or pipe: rich's 80 columns would cut the table's figures short
+        out.width = max(out.width, 160)
     _print_summary(out, results)
-    out.print(f"report: {written['report.md']} (and report.json, plots) in {student.path}")
+    out.print(f"report: {written['report.md']} (and report.json, plots) in {report_dir}")
     if args.json_path:
         out.print(f"metrics: {args.json_path}")
     return 0
