@@ -55,7 +55,7 @@ class ProcessorClock:
 
 
 class ForwardCounter:
-    """Counts the model's forward passes: one per decoding step (the prefill included)."""
+    """Counts the model's forward passes: the prompt pass, then one per generated token."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.calls = 0
@@ -123,7 +123,8 @@ def main() -> None:
                 end_id=end_id,
                 automata=[automaton],
             )
-            steps = counter.calls
+            steps = counter.calls  # forward passes, the prompt's included
+            tokens = steps - 1
 
             counter.calls = 0
             free = _timed(
@@ -132,9 +133,9 @@ def main() -> None:
                 tokenizer,
                 [ids],
                 num_beams=options.beams,
-                max_new_tokens=steps,
+                max_new_tokens=tokens,
                 end_id=end_id,
-                min_new_tokens=steps,
+                min_new_tokens=tokens,
             )
             assert counter.calls == steps, f"unequal lengths: {counter.calls} free vs {steps} constrained steps"
             print(
@@ -149,12 +150,12 @@ def main() -> None:
             free_t.append(free)
             steps_total += steps
 
-    print(f"decoding steps measured:      {steps_total} ({steps_total / len(free_t):.1f} per question)")
+    print(f"forward passes measured:     {steps_total} ({steps_total / len(free_t):.1f} per question)")
     for kind, i in (("wall", 0), ("CPU", 1)):
         total_c, total_f = sum(t[i] for t in constrained_t), sum(t[i] for t in free_t)
         ratios = [c[i] / f[i] for c, f in zip(constrained_t, free_t, strict=True)]
-        print(f"[{kind} time] unconstrained: {total_f:8.2f} s ({1000 * total_f / steps_total:6.1f} ms/step)")
-        print(f"[{kind} time] constrained:   {total_c:8.2f} s ({1000 * total_c / steps_total:6.1f} ms/step)")
+        print(f"[{kind} time] unconstrained: {total_f:8.2f} s ({1000 * total_f / steps_total:6.1f} ms/pass)")
+        print(f"[{kind} time] constrained:   {total_c:8.2f} s ({1000 * total_c / steps_total:6.1f} ms/pass)")
         print(
             f"[{kind} time] ratio constrained / free: {total_c / total_f:.3f}x overall, "
             f"{statistics.median(ratios):.3f}x median per question (target <= {TARGET_RATIO}x)"
