@@ -17,6 +17,8 @@ from kgpeft.errors import AdapterError
 from kgpeft.types import StrPath
 
 PEFT_CONFIG_FILE = "adapter_config.json"
+REPORT_FILE = "report.json"  # what `kgpeft eval` writes into the folder (kgpeft.evaluation.report.REPORT_JSON)
+EVAL_METRICS = ("hits@1", "f1", "path_validity")  # the student's figures `kgpeft adapters list` leads with
 
 KGState = Literal["ok", "changed", "missing"]
 
@@ -61,6 +63,18 @@ class AdapterInfo:
         """(path, state) for each KG the adapter learned; hashing them is what makes this slow-ish."""
         return [(path, kg_state(path, sha256)) for path, sha256 in self.record.kgs()]
 
+    def eval_metrics(self) -> dict[str, float]:
+        """The student's headline figures from the folder's last `kgpeft eval` report, as ``eval.<name>``.
+
+        Empty when the adapter was never evaluated, or its report is unreadable (it is optional).
+        """
+        try:
+            report = json.loads((self.path / REPORT_FILE).read_text(encoding="utf-8"))
+            metrics = report["systems"]["student"]["metrics"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return {f"eval.{k}": metrics[k] for k in EVAL_METRICS if isinstance(metrics.get(k), int | float)}
+
     def summary(self, *, check_kg: bool = True) -> dict[str, Any]:
         """A JSON-able listing entry, as `kgpeft adapters list --json` prints it."""
         record = self.record
@@ -73,7 +87,7 @@ class AdapterInfo:
             "rank": self.rank,
             "target_modules": self.target_modules,
             "kgs": [{"path": path, "state": state} for path, state in kgs],
-            "metrics": flat_metrics(record.metrics),
+            "metrics": {**self.eval_metrics(), **flat_metrics(record.metrics)},
             "combination": record.combination.get("method", ""),
         }
 

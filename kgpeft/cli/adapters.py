@@ -66,16 +66,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from kgpeft.adapters.registry import find_adapters
+    from kgpeft.cli.console import results_console
 
     entries = [info.summary(check_kg=not args.no_kg_check) for info in find_adapters(args.dir)]
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
-    console = Console()
+    console = results_console()
     if not entries:
         console.print(f"no adapters under {args.dir}")
         return 0

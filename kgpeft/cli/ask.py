@@ -74,11 +74,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer, adapters: list[str]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    from kgpeft.cli.console import results_console
+
+    console = results_console()
     topic = answer.topic
     how = "given" if topic.method == "given" else f"linked from '{escape(topic.mention)}' ({topic.method})"
     console.print(f"[bold]Question:[/bold] {escape(answer.question)}")

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kgpeft.adapters import read_adapter
+    from kgpeft.cli.console import results_console
     from kgpeft.data import EntityLinker
     from kgpeft.errors import DataError
     from kgpeft.evaluation import SystemResult, evaluate, link_questions, read_training_log, write_report
@@ -141,9 +142,7 @@ def run(args: argparse.Namespace) -> int:
     written = write_report(report_dir, results, context)
     if args.json_path:
         write_json(args.json_path, {**context, "systems": results_json(results)})
-    out = Console()
-    if not out.is_terminal:  # a log file or pipe: rich's 80 columns would cut the table's figures short
-        out.width = max(out.width, 160)
+    out = results_console()
     _print_summary(out, results)
     out.print(f"report: {written['report.md']} (and report.json, plots) in {report_dir}")
     if args.json_path:

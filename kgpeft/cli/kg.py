@@ -52,9 +52,9 @@ def _load(args: argparse.Namespace):
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from kgpeft.cli.console import results_console
     from kgpeft.kg.stats import graph_stats
 
     stats = graph_stats(_load(args))
@@ -73,7 +73,7 @@ def run_stats(args: argparse.Namespace) -> int:
     table.add_row("triples per relation", "")
     for row in stats["top_relations"]:
         table.add_row(f"  {row['label']}", f"{row['triples']:,}")
-    Console().print(table)
+    results_console().print(table)
     return 0
 
 

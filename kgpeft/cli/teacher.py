@@ -163,12 +163,13 @@ def _teacher_options(args: argparse.Namespace, config_class: type) -> dict[str, 
 
 
 def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from kgpeft.cli.console import results_console
 
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    results_console().print(table)

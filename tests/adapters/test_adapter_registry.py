@@ -22,6 +22,16 @@ def test_lists_every_adapter_with_rank_modules_metrics_and_kg_state(alpha: Path,
     assert entry["metrics"] == {"hits@1": 0.5, "teacher.hits@1": 0.75}
 
 
+def test_an_evaluated_adapter_lists_its_report_figures_first(alpha: Path):
+    report = {"systems": {"student": {"metrics": {"hits@1": 0.93, "f1": 0.9, "path_validity": 1.0, "latency": 2}}}}
+    (alpha / "report.json").write_text(json.dumps(report))
+    metrics = read_adapter(alpha).summary()["metrics"]
+    assert list(metrics)[:3] == ["eval.hits@1", "eval.f1", "eval.path_validity"]
+    assert metrics["eval.hits@1"] == 0.93 and "eval.latency" not in metrics
+    (alpha / "report.json").write_text("{not json")  # a broken report is ignored, not an error
+    assert "eval.hits@1" not in read_adapter(alpha).summary()["metrics"]
+
+
 def test_skips_unfinished_and_non_adapter_folders(alpha: Path, tmp_path: Path):
     shutil.copytree(alpha, tmp_path / "done")
     shutil.copytree(alpha, tmp_path / ".done.x1.tmp")  # what atomic_dir leaves while writing
