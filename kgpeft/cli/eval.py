@@ -88,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)  # progress and status; results go to stdout
     student = read_adapter(args.adapter)
+    # Checked before the evaluation, which takes minutes, rather than when its results are written
+    report_dir = _output_folder(Path(args.report_dir) if args.report_dir else student.path, "--report-dir")
+    if args.json_path:
+        _output_folder(Path(args.json_path).parent, "--json")
     kg = load_kg(args.kg, student)
     trained_hops = student.record.data.get("config", {}).get("max_hops", 3)
     max_hops = args.max_hops or trained_hops
@@ -137,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
         "base model": f"{student.record.base_model} ({'4-bit nf4' if student.record.load_in_4bit else 'full precision'})",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    report_dir = Path(args.report_dir) if args.report_dir else student.path
-    report_dir.mkdir(parents=True, exist_ok=True)
     written = write_report(report_dir, results, context)
     if args.json_path:
         write_json(args.json_path, {**context, "systems": results_json(results)})
@@ -148,6 +150,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json_path:
         out.print(f"metrics: {args.json_path}")
     return 0
+
+
+def _output_folder(folder: Path, flag: str) -> Path:
+    """``folder``, created if need be; a :class:`DataError` naming ``flag`` when nothing can be written there."""
+    import os
+
+    from kgpeft.errors import DataError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{flag}: cannot create the folder {folder} ({err.strerror or err}): choose another.") from None
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"{flag}: the folder {folder} is not writable: choose another.")
+    return folder
 
 
 def _questions(args: argparse.Namespace, kg, student, gold_hops: int):

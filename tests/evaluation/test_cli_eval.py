@@ -70,3 +70,14 @@ def test_routed_and_combined_need_route_with(tmp_path, make_adapter, question_fi
     argv = ["eval", "--adapter", str(adapter), "--questions", str(question_file), "--compare", "routed", "--no-4bit"]
     assert main(argv) == 2
     assert "--route-with" in capsys.readouterr().err
+
+
+def test_an_unwritable_report_folder_fails_before_evaluating(tmp_path, make_adapter, capsys):
+    adapter = make_adapter(tmp_path / "student")
+    (tmp_path / "taken").write_text("a file where the folder should go")
+    capsys.readouterr()  # what making the adapter printed
+    argv = ["eval", "--adapter", str(adapter), "--report-dir", str(tmp_path / "taken" / "reports"), "--no-4bit"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--report-dir" in err[0] and "taken" in err[0]
+    assert not (adapter / "report.json").exists()
