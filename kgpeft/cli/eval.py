@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     context = {
         "adapter": str(student.path),
-        "kg": f"{kg.source} (sha256 {kg.sha256[:12]})",
+        "kg": f"{_shown_path(kg.source)} (sha256 {kg.sha256[:12]})",
         "questions": f"{len(questions)} from {source}" + (f" (first {args.limit})" if args.limit else ""),
         "decoding": f"{args.num_paths} beams, at most {max_hops} hops, constrained to the KG unless noted",
         "base model": f"{student.record.base_model} ({'4-bit nf4' if student.record.load_in_4bit else 'full precision'})",
@@ -150,6 +150,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json_path:
         out.print(f"metrics: {args.json_path}")
     return 0
+
+
+def _shown_path(path: str | None) -> str | None:
+    """``path`` relative to the working directory when it lies under it (reports get copied and shared)."""
+    if not path:
+        return path
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _output_folder(folder: Path, flag: str) -> Path:
