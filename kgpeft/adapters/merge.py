@@ -35,7 +35,7 @@ MergeDtype = Literal["float32", "bfloat16", "float16"]
 MergeInto = Literal["dequantized", "original"]
 MERGE_RECORD_FILE = "kgpeft-merge.json"
 
-# (question, path labels, answers) in the format kgpeft trains on, tokenised as training
+# (question, path labels) in the format kgpeft trains on, tokenised as training
 # does; the check needs varied tokens in the real prompt layout, not good answers.
 Example = tuple[str, tuple[str, ...]]
 SAMPLE_EXAMPLES: tuple[Example, ...] = (

@@ -17,7 +17,9 @@ from kgpeft.errors import AdapterError
 from kgpeft.types import StrPath
 
 PEFT_CONFIG_FILE = "adapter_config.json"
-REPORT_FILE = "report.json"  # what `kgpeft eval` writes into the folder (kgpeft.evaluation.report.REPORT_JSON)
+# The report `kgpeft eval` writes into an adapter folder, and the name of the evaluated adapter in it
+REPORT_FILE = "report.json"
+STUDENT_SYSTEM = "student"
 EVAL_METRICS = ("hits@1", "f1", "path_validity")  # the student's figures `kgpeft adapters list` leads with
 
 KGState = Literal["ok", "changed", "missing"]
@@ -70,7 +72,7 @@ class AdapterInfo:
         """
         try:
             report = json.loads((self.path / REPORT_FILE).read_text(encoding="utf-8"))
-            metrics = report["systems"]["student"]["metrics"]
+            metrics = report["systems"][STUDENT_SYSTEM]["metrics"]
         except (OSError, ValueError, KeyError, TypeError):
             return {}
         return {f"eval.{k}": metrics[k] for k in EVAL_METRICS if isinstance(metrics.get(k), int | float)}

@@ -204,6 +204,7 @@ def _compare_list(spec: str | None, student_dir: Path) -> list[str]:
 
 def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops: int):
     """(system, adapter info or None) for the student and each compared system, student first."""
+    from kgpeft.adapters.registry import STUDENT_SYSTEM
     from kgpeft.errors import AdapterError, KGPeftError
     from kgpeft.evaluation import ProbeSettings, ReasonerSystem, RoutedSystem, TeacherSystem
     from kgpeft.inference import KGReasoner
@@ -221,7 +222,7 @@ def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops:
     domain_adapters = other_adapters[len(other_adapters) - len(args.route_with) :]
     alpha = student.record.loss.get("alpha")
     home = ReasonerSystem(
-        "student",
+        STUDENT_SYSTEM,
         reasoner,
         adapter=student_name,
         description=str(student.path),

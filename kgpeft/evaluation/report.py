@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kgpeft.adapters.registry import REPORT_FILE as REPORT_JSON
 from kgpeft.io import atomic_file, write_json
 from kgpeft.types import StrPath
 
-REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 LOSS_PLOT = "loss_curves.png"
 METRICS_PLOT = "metrics.png"
