@@ -58,9 +58,19 @@ def test_fingerprint_ignores_how_the_base_was_loaded(tiny_checkpoint):
     assert base_model_fingerprint(other) != base_model_fingerprint(full.config)
 
 
+# How far reloaded logits may be from the trained model's. fp32 runs the same kernels on the same
+# weights twice. nf4 does not, on CPUs with AVX512-BF16 (AMD Zen 4, Sapphire Rapids): there
+# bitsandbytes (>= 0.49) repacks 4-bit weights on the first eval-mode, no-grad forward and then
+# multiplies in bf16 (absmax rounded to bf16), and every `state_dict()` (which PEFT's
+# save_pretrained and from_pretrained both call) unpacks them again, lossily. The trained model and
+# the reloaded one have been through different numbers of these round trips, so their logits
+# differ by ~1e-3; on CPUs without AVX512-BF16 the fp32 dequantise path is used and they agree.
+_RELOAD_ATOL = {False: 1e-5, True: 5e-2}
+
+
 @pytest.mark.parametrize("load_in_4bit", [False, True], ids=["fp32", "nf4"])
 def test_trained_adapter_reloads_with_plain_peft(tiny_checkpoint, tmp_path, load_in_4bit):
-    """A few LoRA steps, save, reload with ``PeftModel.from_pretrained``: identical logits."""
+    """A few LoRA steps, save, reload with ``PeftModel.from_pretrained``: the trained model's logits."""
     from peft import PeftModel, get_peft_model
 
     torch.manual_seed(0)
@@ -90,5 +100,10 @@ def test_trained_adapter_reloads_with_plain_peft(tiny_checkpoint, tmp_path, load
     reloaded = PeftModel.from_pretrained(base, tmp_path / "adapter").eval()
     with torch.no_grad():
         logits = reloaded(**batch).logits
-    assert not torch.allclose(untrained, trained), "training changed nothing"
-    torch.testing.assert_close(logits, trained, rtol=0, atol=0)
+    training_moved = (untrained - trained).abs().max().item()
+    reload_error = (logits - trained).abs().max().item()
+    # An adapter that did not really load leaves the reloaded model at the base (error ~ training_moved):
+    # the reloaded logits must be far closer to the trained ones than the base's are, on any CPU.
+    assert training_moved > 0.1, "training changed nothing"
+    assert reload_error < training_moved / 10, (reload_error, training_moved)
+    torch.testing.assert_close(logits, trained, rtol=0, atol=_RELOAD_ATOL[load_in_4bit])

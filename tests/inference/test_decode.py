@@ -144,6 +144,7 @@ def test_choosing_a_neighbour_costs_nothing_and_relations_keep_the_model_scores(
     # At the start, direction and relation are the model's choice: its own log-probabilities
     start = processor(torch.tensor([[5]]), scores.clone())
     allowed = torch.isfinite(start[0])
+    # Exact on purpose: the processor copies allowed scores (no arithmetic), so any change is a bug.
     assert torch.equal(start[0][allowed], scores[0][allowed]) and start[0].logsumexp(0).item() < -1e-3
 
     # After " <- located in <-" only the country is open: the allowed tokens share probability 1
