@@ -2,32 +2,48 @@
 
 Each line is ``{"question": str, "topic": IRI or label, "answers": [IRI or label, ...]}``;
 ``topic`` and ``answers`` are optional (a question without answers is labelled by the
-teacher later; a missing topic is looked for in the question text). IRIs and labels
+teacher later; a missing topic is looked for in the question text). An ``"id"`` names the
+question in reports (default ``FILE:LINE``); other fields (``"hops"``, ``"type"``: what
+benchmark files carry) are kept in ``Question.extra``, and a warning names any that looks
+like a typo of a known field. IRIs and labels
 are resolved through the graph (IRI, exact label, then any label or alias ignoring
 case). The gold paths are the shortest relation paths from the topic to the answers.
 
 Every bad line is reported with its line number. A file with bad lines is refused as a
-whole, unless ``skip_bad_lines``: then each is a warning and the line is dropped.
+whole, unless ``skip_bad_lines``: then each is a warning and the line is dropped. Refusing
+costs what is shown: "did you mean" suggestions are computed for the lines shown only.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rapidfuzz import fuzz, process
+
 from kgpeft.data.linking import EntityLinker
-from kgpeft.data.questions import Question
+from kgpeft.data.questions import MAX_QUESTION_CHARS, Question
 from kgpeft.errors import DataError
+from kgpeft.kg.parse import read_bytes
 from kgpeft.types import EntityId, StrPath
 
 if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
+logger = logging.getLogger(__name__)
+
 FIELDS = ("question", "topic", "answers")
-_SHOWN_IN_ERROR = 5
+ID_FIELD = "id"
+_SHOWN_IN_ERROR = 5  # bad lines named in the error, or warned about one by one when skipped
+_TYPO_SCORE = 85  # fuzz.ratio to a known field above which a name looks like its typo ("answer", "questoin")
+_REMEDY = (
+    "Fix or delete those lines, or have them dropped with a warning: skip_bad_lines "
+    "(`kgpeft eval --skip-bad-lines`; `skip_bad_lines: true` in a `kgpeft fit --config` file)"
+)
 
 
 class BadLineWarning(UserWarning):
@@ -38,12 +54,13 @@ class _BadLine(Exception):
     """Why one line is unusable; collected per line, never raised to callers."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Resolver:
     """Turns an IRI or a label into an entity id, explaining failures in words."""
 
     kg: KnowledgeGraph
     linker: EntityLinker
+    suggest: bool = True  # "did you mean" suggestions: turned off once the lines an error shows are found
 
     def entity(self, ref: str, role: str) -> EntityId:
         ref = ref.strip()
@@ -59,7 +76,7 @@ class _Resolver:
         if matches:
             names = ", ".join(sorted(self.kg.entity_label(e) for e in matches)[:5])
             raise _BadLine(f"{role} {ref!r} names several entities ({names}); give its IRI or exact label")
-        suggestions = self.linker.suggest(ref, k=3)
+        suggestions = self.linker.suggest(ref, k=3) if self.suggest else []
         hint = f" (did you mean {', '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
         raise _BadLine(f"unknown {role} {ref!r}{hint}")
 
@@ -79,32 +96,64 @@ def load_question_file(
     ((located_in,),)
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: cannot read the question file: {err}") from err
+    lines = _read_lines(path)
     resolver = _Resolver(kg, linker or EntityLinker(kg))
     questions: list[Question] = []
     bad: list[tuple[int, str]] = []
+    ids: dict[str, int] = {}
+    extra_fields: set[str] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        resolver.suggest = len(bad) < _SHOWN_IN_ERROR  # suggestions cost a fuzzy search: only where shown
         try:
-            questions.append(_parse_line(resolver, line, f"{path.name}:{number}", max_hops, max_paths))
+            question = _parse_line(resolver, line, f"{path.name}:{number}", max_hops, max_paths)
+            if (first := ids.setdefault(question.id, number)) != number:
+                raise _BadLine(f"id {question.id!r} repeats the id of line {first}")
         except _BadLine as err:
             bad.append((number, str(err)))
+            continue
+        questions.append(question)
+        extra_fields.update(question.extra)
     if bad and not skip_bad_lines:
         shown = "; ".join(f"line {n}: {reason}" for n, reason in bad[:_SHOWN_IN_ERROR])
         more = f"; and {len(bad) - _SHOWN_IN_ERROR} more" if len(bad) > _SHOWN_IN_ERROR else ""
-        raise DataError(
-            f"{path}: {len(bad)} bad line{'s' if len(bad) > 1 else ''}: {shown}{more}. "
-            "Fix the file, or drop bad lines with skip_bad_lines (--skip-bad-lines)."
-        )
-    for number, reason in bad:
+        raise DataError(f"{path}: {len(bad)} bad line{'s' if len(bad) > 1 else ''}: {shown}{more}. {_REMEDY}.")
+    for number, reason in bad[:_SHOWN_IN_ERROR]:
         warnings.warn(f"{path}: line {number} skipped: {reason}", BadLineWarning, stacklevel=2)
+    if len(bad) > _SHOWN_IN_ERROR:
+        rest = ", ".join(str(n) for n, _ in bad[_SHOWN_IN_ERROR : 4 * _SHOWN_IN_ERROR])
+        etc = ", ..." if len(bad) > 4 * _SHOWN_IN_ERROR else ""
+        warnings.warn(
+            f"{path}: {len(bad) - _SHOWN_IN_ERROR} more bad lines skipped (lines {rest}{etc})",
+            BadLineWarning,
+            stacklevel=2,
+        )
+    if typos := _likely_typos(extra_fields):
+        logger.warning("%s: field(s) %s kept as extra data, not read as questions' fields", path, typos)
     if not questions:
         raise DataError(f"{path}: no usable questions")
     return questions
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The file's lines; a byte that is not UTF-8 is refused with its line number."""
+    raw = read_bytes(path, error=DataError, what="a JSONL question file")
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text ({err.reason}): save the file as UTF-8.") from None
+
+
+def _likely_typos(names: set[str]) -> str:
+    """The extra field names that look like misspelt known fields, as 'name' (did you mean 'field'?)."""
+    found = []
+    for name in sorted(names):
+        match = process.extractOne(name.lower(), FIELDS, scorer=fuzz.ratio, score_cutoff=_TYPO_SCORE)
+        if match is not None:
+            found.append(f"{name!r} (did you mean {match[0]!r}?)")
+    return ", ".join(found)
 
 
 def _parse_line(resolver: _Resolver, line: str, question_id: str, max_hops: int, max_paths: int) -> Question:
@@ -114,12 +163,16 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str, max_hops: int,
         raise _BadLine(f"invalid JSON ({err.msg} at column {err.colno})") from err
     if not isinstance(record, dict):
         raise _BadLine(f"expected a JSON object, got {type(record).__name__}")
-    unknown = sorted(set(record) - set(FIELDS))
-    if unknown:
-        raise _BadLine(f"unknown field {unknown[0]!r} (expected {', '.join(FIELDS)})")
     text = record.get("question")
     if not isinstance(text, str) or not text.strip():
         raise _BadLine('missing "question"' if text is None else '"question" must be a non-empty string')
+    if len(text) > MAX_QUESTION_CHARS:
+        raise _BadLine(f'"question" is {len(text)} characters long, over the {MAX_QUESTION_CHARS} a question may have')
+    given_id = record.get(ID_FIELD, question_id)
+    if isinstance(given_id, bool) or not isinstance(given_id, str | int) or not str(given_id).strip():
+        raise _BadLine('"id" must be a non-empty string or an integer')
+    question_id = str(given_id).strip()
+    extra = {k: v for k, v in record.items() if k not in FIELDS and k != ID_FIELD}
 
     topic_ref = record.get("topic")
     if topic_ref is not None and not isinstance(topic_ref, str):
@@ -134,11 +187,11 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str, max_hops: int,
         linked = resolver.linker.link(text)
         topic = linked.top.entity if linked.top and not linked.ambiguous else None
     if not answer_refs:
-        return Question(question_id, text.strip(), topic, (), (), "")
+        return Question(question_id, text.strip(), topic, (), (), "", extra=extra)
     if topic is None:
         raise _BadLine('answers given but no topic: add "topic" (none found unambiguously in the question)')
     answers = tuple(sorted({resolver.entity(a, "answer") for a in answer_refs}))
     gold = resolver.kg.shortest_paths(topic, answers, max_hops, max_paths)
     if not gold:
         raise _BadLine(f"no path of at most {max_hops} hops from {resolver.kg.entity_label(topic)!r} to any answer")
-    return Question(question_id, text.strip(), topic, answers, tuple(tuple(p) for p in gold), "")
+    return Question(question_id, text.strip(), topic, answers, tuple(tuple(p) for p in gold), "", extra=extra)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
 SPLITS = ("train", "validation", "test")
+MAX_QUESTION_CHARS = 2000
+"""Longest question accepted: several times the longest of the usual KGQA benchmarks (a few hundred
+characters); linking and prompt costs grow with the text, and a longer one is no question."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Question:
 
     ``kind="infill"`` marks a knowledge-infilling example: ``question`` is a context
     sentence with the entity ``topic`` marked, and there are no answers or paths.
+    ``extra`` holds a question file's other fields (``"hops"``, ``"type"``, ...), JSON values,
+    carried through to per-question results.
 
     >>> Question("q-1", "What is Germany located in?", 0, (1,), ((0,),), "train")  # doctest: +SKIP
     """
@@ -46,6 +52,7 @@ class Question:
     gold_paths: tuple[RelationPath, ...]
     split: str
     kind: str = "path"
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass
@@ -79,7 +86,7 @@ class QuestionSet:
         features = question_features()
         splits = {}
         for name in SPLITS:
-            rows = [asdict(q) for q in self.split(name)]
+            rows = [question_row(q) for q in self.split(name)]
             # Columns rather than rows, so that an empty split still gets its columns.
             splits[name] = Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
         return DatasetDict(splits)
@@ -87,20 +94,27 @@ class QuestionSet:
     @classmethod
     def from_dataset(cls, dataset: DatasetDict, kg_sha256: str, config: dict[str, Any] | None = None) -> QuestionSet:
         """The inverse of :meth:`to_dataset`."""
-        questions = [
-            Question(
-                id=row["id"],
-                question=row["question"],
-                topic=row["topic"],
-                answers=tuple(row["answers"]),
-                gold_paths=tuple(tuple(p) for p in row["gold_paths"]),
-                split=row["split"],
-                kind=row["kind"],
-            )
-            for name in SPLITS
-            for row in dataset[name]
-        ]
+        questions = [question_from_row(row) for name in SPLITS for row in dataset[name]]
         return cls(questions, kg_sha256, dict(config or {}))
+
+
+def question_row(question: Question) -> dict[str, Any]:
+    """``question`` as a dataset row of :func:`question_features` (``extra`` as JSON)."""
+    return {**asdict(question), "extra": json.dumps(question.extra, sort_keys=True)}
+
+
+def question_from_row(row: Mapping[str, Any]) -> Question:
+    """The inverse of :func:`question_row`, for any row holding the question columns."""
+    return Question(
+        id=row["id"],
+        question=row["question"],
+        topic=row["topic"],
+        answers=tuple(row["answers"]),
+        gold_paths=tuple(tuple(p) for p in row["gold_paths"]),
+        split=row.get("split", ""),
+        kind=row["kind"],
+        extra=json.loads(row.get("extra") or "{}"),  # rows cached before extras existed have none
+    )
 
 
 def question_features() -> Features:
@@ -116,6 +130,7 @@ def question_features() -> Features:
             "gold_paths": List(List(Value("int64"))),
             "split": Value("string"),
             "kind": Value("string"),
+            "extra": Value("string"),  # JSON: its fields differ from file to file
         }
     )
 

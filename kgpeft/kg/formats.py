@@ -21,6 +21,7 @@ class RdfFormat:
     oxigraph: pyoxigraph.RdfFormat | None = None  # None: parsed by rdflib
     rdflib: str | None = None
     dataset: bool = False  # may hold named graphs (merged into one graph on load)
+    xml: bool = False  # read by an XML parser: entity declarations are refused before parsing
 
 
 FORMATS = (
@@ -28,10 +29,10 @@ FORMATS = (
     RdfFormat("ntriples", ("nt", "ntriples"), pyoxigraph.RdfFormat.N_TRIPLES),
     RdfFormat("nquads", ("nq", "nquads"), pyoxigraph.RdfFormat.N_QUADS, dataset=True),
     RdfFormat("trig", ("trig",), pyoxigraph.RdfFormat.TRIG, dataset=True),
-    RdfFormat("rdfxml", ("rdf", "owl", "xml", "rdfxml"), pyoxigraph.RdfFormat.RDF_XML),
+    RdfFormat("rdfxml", ("rdf", "owl", "xml", "rdfxml"), pyoxigraph.RdfFormat.RDF_XML, xml=True),
     RdfFormat("jsonld", ("jsonld", "json"), pyoxigraph.RdfFormat.JSON_LD, dataset=True),
     RdfFormat("n3", ("n3",), pyoxigraph.RdfFormat.N3),
-    RdfFormat("trix", ("trix",), rdflib="trix", dataset=True),
+    RdfFormat("trix", ("trix",), rdflib="trix", dataset=True, xml=True),
     RdfFormat("hext", ("hext",), rdflib="hext", dataset=True),
 )
 # Spellings people use for the same formats (rdflib's and MIME-ish names).

@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kgpeft.errors import TeacherError
 from kgpeft.io import atomic_dir, cache_dir
@@ -199,12 +199,10 @@ def training_rows(
     >>> rows.column_names  # doctest: +SKIP
     ['id', 'question', 'topic', 'answers', 'gold_paths', 'split', 'kind', 'input_ids', 'completion_mask', ...]
     """
-    import dataclasses
-
     from datasets import Dataset, Features, List, Value
 
     from kgpeft.data import render_example, tokenize_example
-    from kgpeft.data.questions import question_features
+    from kgpeft.data.questions import question_features, question_row
 
     rows = []
     for question in label_questions(teacher, questions):
@@ -212,7 +210,7 @@ def training_rows(
             logger.info("question %s has no gold path (unlinked or unlabelled): not a training row", question.id)
             continue
         messages, completion = render_example(kg, question)
-        rows.append({**dataclasses.asdict(question), **tokenize_example(tokenizer, messages, completion)})
+        rows.append({**question_row(question), **tokenize_example(tokenizer, messages, completion)})
     features = Features(
         {**question_features(), "input_ids": List(Value("int64")), "completion_mask": List(Value("int64"))}
     )
@@ -275,6 +273,8 @@ def _path_teacher_rows(
     dataset: Dataset, teacher: PathTeacher, tokenizer: PreTrainedTokenizerBase, top_k: int
 ) -> list[tuple[list[list[int]], list[list[float]]]]:
     """Trie marginals per row; one batched prediction for all path questions with a topic."""
+    from kgpeft.data.questions import question_from_row
+
     kg = teacher.require_kg()
     rows = [dataset[i] for i in range(len(dataset))]
     questions = {i: question_from_row(r) for i, r in enumerate(rows) if r["kind"] == "path" and r["topic"] is not None}
@@ -289,21 +289,6 @@ def _path_teacher_rows(
         else:
             out.append(([[0] * top_k for _ in target], [[0.0] * top_k for _ in target]))
     return out
-
-
-def question_from_row(row: Mapping[str, Any]) -> Question:
-    """A :class:`~kgpeft.data.Question` from a dataset row with the question columns."""
-    from kgpeft.data import Question
-
-    return Question(
-        id=row["id"],
-        question=row["question"],
-        topic=row["topic"],
-        answers=tuple(row["answers"]),
-        gold_paths=tuple(tuple(p) for p in row["gold_paths"]),
-        split=row.get("split", ""),
-        kind=row["kind"],
-    )
 
 
 def soft_target_features():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -58,7 +59,9 @@ BAD_LINES = [
     ("[1, 2]", "expected a JSON object"),
     ({"topic": "Germany"}, 'missing "question"'),
     ({"question": "   "}, '"question" must be a non-empty string'),
-    ({"question": "Q?", "answer": ["Berlin"]}, "unknown field 'answer'"),
+    ({"question": "Q" * 2001}, '"question" is 2001 characters long, over the 2000'),
+    ({"question": "Q?", "id": ["x"]}, '"id" must be a non-empty string or an integer'),
+    ({"question": "Q?", "id": "questions.jsonl:1"}, "id 'questions.jsonl:1' repeats the id of line 1"),
     ({"question": "Q?", "topic": 3}, '"topic" must be a string'),
     ({"question": "Q?", "topic": "Germany", "answers": "Berlin"}, '"answers" must be a list'),
     ({"question": "Q?", "topic": "Germny", "answers": ["Berlin"]}, "unknown topic 'Germny' (did you mean 'Germany'"),
@@ -91,14 +94,68 @@ def test_many_bad_lines_are_summarised_and_can_be_skipped(world, tmp_path):
     assert "line 7:" not in message and "and 2 more" in message and "\n" not in message
     with pytest.warns(BadLineWarning) as record:
         questions = load_question_file(world, path, skip_bad_lines=True)
-    assert len(record) == 7 and "line 8 skipped: invalid JSON" in str(record[-1].message)
+    assert len(record) == 6 and "line 6 skipped: invalid JSON" in str(record[-2].message)
+    assert "2 more bad lines skipped (lines 7, 8)" in str(record[-1].message)
     assert [q.id for q in questions] == ["questions.jsonl:1", "questions.jsonl:9"]
 
 
 def test_unreadable_or_empty_files(world, tmp_path):
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="no such file"):
         load_question_file(world, tmp_path / "missing.jsonl")
+    with pytest.raises(DataError, match="is a directory: pass a JSONL question file"):
+        load_question_file(world, tmp_path)
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"question": "Q?"}\n{"question": "Caf\xe9?"}\n')
+    with pytest.raises(DataError, match=r"latin1\.jsonl:2: not UTF-8 text"):
+        load_question_file(world, tmp_path / "latin1.jsonl")
     with pytest.raises(DataError, match="no usable questions"):
         load_question_file(world, write(tmp_path, ""))
     with pytest.raises(DataError, match="no usable questions"), pytest.warns(BadLineWarning):
         load_question_file(world, write(tmp_path, "{bad"), skip_bad_lines=True)
+
+
+def test_extra_fields_are_kept_id_names_the_question_and_typos_are_warned_once(world, tmp_path, caplog):
+    path = write(
+        tmp_path,
+        {"id": "WebQ-7", "question": "Where is Germany?", "topic": "Germany", "answers": ["Western Europe"],
+         "hops": 1, "type": "location"},
+        {"id": 12, "question": "Capital of Germany?", "topic": "Germany", "answer": ["Berlin"], "topics": []},
+        {"question": "Borders of France?", "questoin": "typo", "answer": "Paris"},
+    )  # fmt: skip
+    with caplog.at_level("WARNING"):
+        first, second, third = load_question_file(world, path)
+    assert (first.id, second.id, third.id) == ("WebQ-7", "12", "questions.jsonl:3")
+    assert first.extra == {"hops": 1, "type": "location"} and first.answers
+    assert second.extra == {"answer": ["Berlin"], "topics": []} and second.answers == ()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1, warned
+    assert "'answer' (did you mean 'answers'?)" in warned[0] and "'questoin' (did you mean 'question'?)" in warned[0]
+    assert "'topics' (did you mean 'topic'?)" in warned[0] and "hops" not in warned[0] and "type" not in warned[0]
+
+
+def test_extras_and_ids_survive_the_dataset_round_trip(world, tmp_path):
+    from kgpeft.data.questions import QuestionSet
+
+    path = write(tmp_path, {"id": "q1", "question": "Where is Germany?", "topic": "Germany", "hops": [1, {"a": None}]})
+    (question,) = load_question_file(world, path)
+    question = dataclasses.replace(question, split="test")
+    back = QuestionSet.from_dataset(QuestionSet([question], "sha").to_dataset(), "sha")
+    assert back.questions == [question] and back.questions[0].extra == {"hops": [1, {"a": None}]}
+
+
+def test_refusing_many_bad_lines_costs_only_the_suggestions_shown(world, tmp_path, monkeypatch):
+    from kgpeft.data.linking import EntityLinker
+
+    calls = []
+    suggest = EntityLinker.suggest
+    monkeypatch.setattr(EntityLinker, "suggest", lambda self, *a, **k: calls.append(a) or suggest(self, *a, **k))
+    path = write(tmp_path, *[{"question": "Q?", "topic": f"Nowhere{i}", "answers": ["Berlin"]} for i in range(300)])
+    with pytest.raises(DataError) as err:
+        load_question_file(world, path)
+    assert "300 bad lines" in str(err.value) and "and 295 more" in str(err.value) and len(calls) == 5
+    assert "skip_bad_lines" in str(err.value) and "--skip-bad-lines" in str(err.value)
+    calls.clear()
+    with pytest.warns(BadLineWarning) as record:
+        with pytest.raises(DataError, match="no usable questions"):
+            load_question_file(world, path, skip_bad_lines=True)
+    assert len(record) == 6 and "295 more bad lines skipped (lines 6, 7," in str(record[-1].message)
+    assert len(calls) == 5
