@@ -7,9 +7,31 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+
+def _no_phoning_home() -> None:
+    """Turn off what the Hugging Face stack sends or checks over the network on its own.
+
+    huggingface_hub reads these variables once, when it is first imported (TRL pings the hub
+    for telemetry each time a trainer is built), so they are set here, before any kgpeft module
+    imports it. ``setdefault``: a user's own setting wins. Hub ids passed by the user still
+    download; nothing is forced offline.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_UPDATE_CHECK", "1")  # the `hf` CLI's PyPI check
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # not network: a fork warning per run
+    # A program that imported huggingface_hub before kgpeft: its constants are already read.
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None and os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1":
+        constants.HF_HUB_DISABLE_TELEMETRY = True
+
+
+_no_phoning_home()
 
 if TYPE_CHECKING:
     from kgpeft.kg import load_graph

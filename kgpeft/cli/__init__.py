@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
+import typing
 
 from kgpeft.errors import KGPeftError
 
@@ -25,7 +24,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser; ``command`` (the subcommand about to run) also gets its config-derived flags."""
     from kgpeft import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kgpeft",
         description="Inject a knowledge graph into a decoder LLM with LoRA adapters trained by path distillation.",
     )
@@ -36,35 +35,71 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         module.register(subparsers)
         if name == command and hasattr(module, "add_config_arguments"):
             module.add_config_arguments(subparsers.choices[name])
+    _add_verbose_flag(parser)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (no usage block above them); subcommand parsers inherit it."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def _add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` on every (sub)command, so it goes anywhere on the line."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also show the libraries' log lines, warnings and progress bars",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_verbose_flag(sub)
+
+
+def _wants_verbose(argv: list[str]) -> bool:
+    """Whether the command line asks for --verbose, read before parsing: parsing imports some libraries."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    return any(arg in ("-v", "--verbose") for arg in options)
 
 
 def _quiet_libraries() -> None:
     """No telemetry calls and no deprecation chatter from the libraries kgpeft drives."""
     import warnings
 
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Telemetry and the other environment switches are set in kgpeft/__init__.py, before any import.
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kgpeft.cli.console import command_output
+
     argv = sys.argv[1:] if argv is None else argv
     command = next((arg for arg in argv if not arg.startswith("-")), None)
+    with command_output(command, verbose=_wants_verbose(argv)):
+        return _run(argv, command)
+
+
+def _run(argv: list[str], command: str | None) -> int:
     parser = build_parser(command)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a bad argument (already reported on one line)
+        return done.code if isinstance(done.code, int) else int(done.code is not None)
     if not hasattr(args, "func"):
         parser.print_help()
         return 1
     _quiet_libraries()
-    logging.basicConfig(
-        level=os.environ.get("KGPEFT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
     try:
         return int(args.func(args) or 0)
     except KGPeftError as err:
-        print(f"kgpeft {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).splitlines())  # one line, whatever a wrapped library message held
+        print(f"kgpeft {args.command}: error: {message}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(f"kgpeft {args.command}: interrupted", file=sys.stderr)
