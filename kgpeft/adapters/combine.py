@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kgpeft.adapters.loading import adapter_names, adapter_tokenizer, load_adapters
-from kgpeft.adapters.record import AdapterRecord
+from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
 from kgpeft.adapters.registry import AdapterInfo, read_adapter
 from kgpeft.errors import AdapterError
-from kgpeft.io import atomic_dir
+from kgpeft.io import atomic_dir, check_output_dir
 from kgpeft.types import StrPath
 
 
@@ -92,11 +92,19 @@ def _combined_record(
         domain=domain,
         base_model=first.base_model,
         base_model_fingerprint=first.base_model_fingerprint,
+        base_weights_fingerprint=first.base_weights_fingerprint,
         load_in_4bit=first.load_in_4bit,
         kg_path="",
         kg_sha256="",
-        # Same keys as `kgpeft fit` writes (ModelConfig's); add_weighted_adapter sets alpha = r (scale 1).
-        lora={**first.lora, "lora_r": rank, "lora_alpha": rank, "target_modules": infos[0].target_modules},
+        # The model section `kgpeft fit` writes (ModelConfig's); add_weighted_adapter sets alpha = r (scale 1).
+        config={
+            "model": {
+                **first.config.get("model", {}),
+                "lora_r": rank,
+                "lora_alpha": rank,
+                "target_modules": infos[0].target_modules,
+            }
+        },
         combination={
             "method": method,
             "weights": list(weights),
@@ -115,17 +123,21 @@ def combine_adapters(
     weights: Sequence[float] | None = None,
     density: float | None = None,
     domain: str | None = None,
+    overwrite: bool = False,
 ) -> AdapterRecord:
     """Combine adapters into a new adapter folder at ``output`` (written atomically); return its record.
 
     ``weights`` default to 1.0 each: every domain's change at full strength, which with
     ``cat`` is exactly what all the adapters active at once do. ``density`` (methods that
     prune) defaults to 0.5. ``domain`` defaults to the sources' domains joined by ``+``.
+    An existing ``output`` is replaced only if it is an adapter folder (``kgpeft.json``)
+    and ``overwrite`` is set; anything else there is refused before any work.
 
     >>> combine_adapters(["adapters/countries", "adapters/elements"], "adapters/both", method="cat")  # doctest: +SKIP
     AdapterRecord(domain='countries+elements', ...)
     """
     infos = [read_adapter(folder) for folder in adapter_dirs]
+    check_output_dir(output, marker=RECORD_FILE, what="adapter folder", overwrite=overwrite, inputs=adapter_dirs)
     weights = [1.0] * len(infos) if weights is None else [float(w) for w in weights]
     check_combinable(infos, method, weights)
     if METHODS[method].uses_density:

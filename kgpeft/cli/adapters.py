@@ -2,7 +2,7 @@
 
 kgpeft adapters list [DIR] [--json]
 kgpeft adapters show DIR
-kgpeft adapters combine A B -o C [--method cat] [--weights 0.5,0.5] [--density 0.5] [--domain NAME]
+kgpeft adapters combine A B -o C [--method cat] [--weights 0.5,0.5] [--density 0.5] [--domain NAME] [--overwrite]
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from kgpeft.cli.options import add_overwrite_argument
 from kgpeft.errors import AdapterError
 
 DEFAULT_DIR = "adapters"
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--density", type=float, help=f"fraction kept by ties/dare_*/magnitude_prune (default {DEFAULT_DENSITY})"
     )
     combine.add_argument("--domain", help="domain of the result (default: the sources' domains joined by +)")
+    add_overwrite_argument(combine, "adapter folder (one with kgpeft.json)")
     combine.set_defaults(action=run_combine)
 
 
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
     from kgpeft.adapters.registry import find_adapters
@@ -76,13 +79,15 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=2))
         return 0
     console = results_console()
-    if not entries:
+    broken = [entry for entry in entries if "broken" in entry]
+    entries = [entry for entry in entries if "broken" not in entry]
+    if not entries and not broken:
         console.print(f"no adapters under {args.dir}")
         return 0
     table = Table(title=f"adapters under {args.dir}")
     for column in ("domain", "path", "base model", "4-bit", "rank", "modules", "KG", "metrics"):
         table.add_column(column)
-    state_style = {"ok": "green", "changed": "red", "missing": "yellow", "unchecked": "dim"}
+    state_style = {"ok": "green", "changed": "red", "missing": "yellow", "unreadable": "red", "unchecked": "dim"}
     for entry in entries:
         modules = entry["target_modules"]
         kgs = "\n".join(f"[{state_style[kg['state']]}]{kg['state']}[/] {kg['path']}" for kg in entry["kgs"])
@@ -97,7 +102,10 @@ def run_list(args: argparse.Namespace) -> int:
             kgs,
             metrics,
         )
-    console.print(table)
+    if entries:
+        console.print(table)
+    for entry in broken:  # one line each, so one damaged folder hides none of the others
+        console.print(f"[red]broken[/red] {escape(entry['path'])}: {escape(entry['broken'])}", soft_wrap=True)
     return 0
 
 
@@ -131,11 +139,12 @@ def run_combine(args: argparse.Namespace) -> int:
         weights=parse_weights(args.weights),
         density=args.density,
         domain=args.domain,
+        overwrite=args.overwrite,
     )
     combination = record.combination
     print(
         f"wrote {args.output}: domain {record.domain}, {combination['method']} of "
         f"{', '.join(s['domain'] for s in combination['sources'])} with weights {combination['weights']}, "
-        f"rank {record.lora['lora_r']}"
+        f"rank {record.model_config().lora_r}"
     )
     return 0

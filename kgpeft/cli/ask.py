@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from kgpeft.cli.options import add_no_4bit_argument
+from kgpeft.cli.options import add_no_4bit_argument, count
 
 _HELP = "Answer a question with verified KG paths."
 
@@ -29,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--base-model", default=None, help="base model (default: the adapter's); alone: no adapter")
     parser.add_argument("--kg", default=None, help="RDF file to ground answers in (default: the adapter's KG)")
     parser.add_argument("--topic", default=None, help="topic entity as a label or IRI (default: linked from the text)")
-    parser.add_argument("--num-paths", type=int, default=4, help="beams, i.e. paths generated (default 4)")
+    parser.add_argument("--num-paths", type=count(1), default=4, help="beams, i.e. paths generated (default 4)")
     parser.add_argument(
-        "--max-hops", type=int, default=None, help="longest path (default: as the adapter was trained, else 3)"
+        "--max-hops", type=count(1), default=None, help="longest path (default: as the adapter was trained, else 3)"
     )
     parser.add_argument(
         "--unconstrained", action="store_true", help="decode freely and report hallucinated hops, for comparison"
@@ -43,20 +43,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kgpeft.errors import AdapterError
+    from kgpeft.data.questions import question_length_problem
+    from kgpeft.errors import AdapterError, DataError
     from kgpeft.inference import KGReasoner
     from kgpeft.inference.loading import load_kg, load_model
     from kgpeft.inference.routing import activate, route
 
     if args.kg and len(args.adapter) > 1:
         raise AdapterError("--kg applies to one adapter; with several, each answers from its own KG")
+    if too_long := question_length_problem(args.question):  # before loading anything
+        raise DataError(f"{too_long}: shorten it")
     loaded = load_model(args.adapter, base_model=args.base_model, load_in_4bit=args.load_in_4bit)
     domains = [(name, load_kg(args.kg, info), info) for name, info in loaded.adapters] or [
         (None, load_kg(args.kg), None)
     ]
     reasoners = [(name, KGReasoner(loaded.model, loaded.tokenizer, kg), info) for name, kg, info in domains]
     name, reasoner, info = route(args.question, args.topic, reasoners)
-    max_hops = args.max_hops or (info.record.data.get("config", {}).get("max_hops", 3) if info else 3)
+    max_hops = args.max_hops
+    if max_hops is None:
+        max_hops = info.record.max_hops() if info else 3
+    _check_prompt_fits(loaded, args.question, max_hops)
     active = [n for n, _ in loaded.adapters] if args.combine else [name]
     with activate(loaded.model, active):
         answer = reasoner.ask(
@@ -71,6 +77,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_answer(answer, [n for n in active if n])
     return 0
+
+
+def _check_prompt_fits(loaded, question: str, max_hops: int) -> None:
+    """Refuse a question whose prompt leaves the model no room for a path within its context:
+    the model would only attend past what it was trained on, at a cost that grows with the square."""
+    from kgpeft.data.render import prompt_ids, render_prompt
+    from kgpeft.errors import DataError
+    from kgpeft.inference.reasoner import TOKENS_PER_HOP
+
+    context = getattr(loaded.model.config, "max_position_embeddings", None)
+    if not context:
+        return
+    used = len(prompt_ids(loaded.tokenizer, render_prompt(question)))
+    room = TOKENS_PER_HOP * (max_hops + 1)  # the path's hops, and the topic label it starts with
+    if used + room > context:
+        raise DataError(
+            f"the question takes {used} tokens with its prompt, and its path up to {room} more: over the model's "
+            f"context of {context} tokens; shorten the question"
+        )
 
 
 def _print_answer(answer, adapters: list[str]) -> None:

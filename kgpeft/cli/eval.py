@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from kgpeft.cli.options import add_no_4bit_argument
+from kgpeft.cli.options import add_no_4bit_argument, count
 
 _HELP = "Evaluate an adapter and write a report."
 KEYWORDS = ("base", "teacher", "unconstrained", "routed", "combined")
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--skip-bad-lines", action="store_true", help="drop unusable lines of --questions with a warning"
     )
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"), help="default: test")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    parser.add_argument("--limit", type=count(1), default=None, help="evaluate only the first N questions")
     parser.add_argument(
         "--compare",
         default=None,
@@ -57,17 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write report.md, report.json and the plots here (default: the adapter folder)",
     )
     parser.add_argument("--json", dest="json_path", default=None, metavar="FILE", help="also write the metrics here")
-    parser.add_argument("--num-paths", type=int, default=4, help="beams, i.e. paths per question (default 4)")
-    parser.add_argument("--max-hops", type=int, default=None, help="longest path (default: as trained)")
+    parser.add_argument("--num-paths", type=count(1), default=4, help="beams, i.e. paths per question (default 4)")
+    parser.add_argument("--max-hops", type=count(1), default=None, help="longest path (default: as trained)")
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=count(1),
         default=32,
         help="questions decoded together (default 32: on CPU a batch of 32 costs 0.6x per question what 8 do)",
     )
-    parser.add_argument("--fact-probes", type=int, default=64, help="fact-probe minimal pairs; 0 skips (default 64)")
     parser.add_argument(
-        "--retention-tokens", type=int, default=512, help="tokens of general text for retention KL; 0 skips"
+        "--fact-probes", type=count(0), default=64, help="fact-probe minimal pairs; 0 skips (default 64)"
+    )
+    parser.add_argument(
+        "--retention-tokens", type=count(0), default=512, help="tokens of general text for retention KL; 0 skips"
     )
     add_no_4bit_argument(parser)
     parser.set_defaults(func=run, command="eval")
@@ -82,19 +84,21 @@ def run(args: argparse.Namespace) -> int:
     from kgpeft.data import EntityLinker
     from kgpeft.errors import DataError
     from kgpeft.evaluation import SystemResult, evaluate, link_questions, read_training_log, write_report
-    from kgpeft.evaluation.report import results_json
+    from kgpeft.evaluation.report import REPORT_FILES, results_json
     from kgpeft.inference.loading import load_kg, load_model
-    from kgpeft.io import write_json
+    from kgpeft.io import check_output_file, check_output_files, write_json
 
     console = Console(stderr=True)  # progress and status; results go to stdout
     student = read_adapter(args.adapter)
-    # Checked before the evaluation, which takes minutes, rather than when its results are written
-    report_dir = _output_folder(Path(args.report_dir) if args.report_dir else student.path, "--report-dir")
+    # Checked before the evaluation, which takes minutes, rather than when its results are written;
+    # an earlier kgpeft report is replaced, a file of the user's is not.
+    report_dir = Path(args.report_dir) if args.report_dir else student.path
+    check_output_files(report_dir, REPORT_FILES, key="systems", what="kgpeft eval", flag="--report-dir")
     if args.json_path:
-        _output_folder(Path(args.json_path).parent, "--json")
+        check_output_file(args.json_path, key="systems", what="kgpeft eval result", flag="--json")
     kg = load_kg(args.kg, student)
-    trained_hops = student.record.data.get("config", {}).get("max_hops", 3)
-    max_hops = args.max_hops or trained_hops
+    trained_hops = student.record.max_hops()
+    max_hops = trained_hops if args.max_hops is None else args.max_hops
     # Gold paths of a question file are searched as deep as training went, whatever the decoding depth.
     questions, source = _questions(args, kg, student, max(trained_hops, max_hops))
     if args.limit is not None:
@@ -162,36 +166,17 @@ def _shown_path(path: str | None) -> str | None:
         return path
 
 
-def _output_folder(folder: Path, flag: str) -> Path:
-    """``folder``, created if need be; a :class:`DataError` naming ``flag`` when nothing can be written there."""
-    import os
-
-    from kgpeft.errors import DataError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"{flag}: cannot create the folder {folder} ({err.strerror or err}): choose another.") from None
-    if not os.access(folder, os.W_OK):
-        raise DataError(f"{flag}: the folder {folder} is not writable: choose another.")
-    return folder
-
-
 def _questions(args: argparse.Namespace, kg, student, gold_hops: int):
     """The questions to evaluate and where they come from: a question file, or the adapter's recorded split."""
-    import dataclasses
-
-    from kgpeft.data import DataConfig, build_dataset, load_question_file
+    from kgpeft.data import build_dataset, load_question_file
     from kgpeft.errors import AdapterError
 
     if args.questions:
         questions = load_question_file(kg, args.questions, max_hops=gold_hops, skip_bad_lines=args.skip_bad_lines)
         return questions, args.questions
-    recorded = student.record.data.get("config")
-    if recorded is None:
+    config = student.record.data_config()
+    if config is None:
         raise AdapterError(f"{student.path}: kgpeft.json records no data config; pass --questions FILE")
-    known = {f.name for f in dataclasses.fields(DataConfig)}
-    config = DataConfig(**{k: v for k, v in recorded.items() if k in known})
     return build_dataset(kg, config).split(args.split), f"the {args.split} split of the adapter's data config"
 
 
@@ -220,7 +205,7 @@ def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops:
     (student_name, student), *other_adapters = loaded.adapters
     # --route-with adapters were loaded last; each answers in its own graph
     domain_adapters = other_adapters[len(other_adapters) - len(args.route_with) :]
-    alpha = student.record.loss.get("alpha")
+    alpha = _alpha(student.record)
     home = ReasonerSystem(
         STUDENT_SYSTEM,
         reasoner,
@@ -280,12 +265,18 @@ def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops:
                 reasoner,
                 adapter=name,
                 description=str(info.path),
-                alpha=info.record.loss.get("alpha"),
+                alpha=_alpha(info.record),
                 probe_settings=probes,
                 **settings,
             )
             systems.append((system, info))
     return systems
+
+
+def _alpha(record) -> float | None:
+    """The adapter's distillation alpha (None for an adapter that was combined, not trained)."""
+    config = record.fit_config()
+    return config.train.alpha if config is not None else None
 
 
 def _print_summary(console, results) -> None:

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from kgpeft.cli.options import add_dataclass_arguments, build_config, load_config_file, unknown_keys
+from kgpeft.cli.options import add_dataclass_arguments, load_config_file
 
 _HELP = "Train a LoRA adapter on a knowledge graph."
-_MODEL_FLAGS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
-_TRAIN_FLAGS = (
-    "teacher",
-    "alpha",
-    "temperature",
-    "soft_top_k",
-    "infill_ratio",
-    "max_hops",
-    "max_steps",
-    "num_train_epochs",
-    "learning_rate",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "save_steps",
-    "length_buckets",
-    "logging_steps",
-    "seed",
-)
+# The fields that get flags, by section of the config tree; every field can be set in --config.
+_FLAGS = {
+    "model": ("lora_r", "lora_alpha", "lora_dropout", "target_modules"),
+    "data": ("max_hops", "infill_ratio", "skip_bad_lines"),
+    "train": (
+        "alpha",
+        "temperature",
+        "soft_top_k",
+        "max_steps",
+        "num_train_epochs",
+        "learning_rate",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "save_steps",
+        "length_buckets",
+        "logging_steps",
+        "seed",
+    ),
+}
+# Flags that are not config fields: where the run reads and writes, and how it resumes.
+_RUN_FLAGS = {"func", "command", "config", "kg", "output_dir", "resume", "overwrite"}
+TEACHER_PREFIX = "teacher."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fit",
         help=_HELP,
         description=_HELP + " Runs: KG -> questions -> teacher -> soft targets -> QLoRA -> adapter.",
-        epilog="Every option can also be set in --config run.yaml (any field of ModelConfig, DataConfig or "
-        "KGDistillConfig); flags win over the file. Runs under `accelerate launch -m kgpeft fit ...` too.",
+        epilog="Every option can also be set in --config run.yaml, in sections model: (ModelConfig), data: "
+        "(DataConfig), teacher: (name: and the teacher's own options) and train: (KGDistillConfig), or as flat "
+        "keys; flags win over the file. Runs under `accelerate launch -m kgpeft fit ...` too.",
     )
     parser.add_argument(
         "--kg", required=True, help="RDF file (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD, .gz)."
@@ -47,11 +51,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Hub id, local folder, .gguf file or alias (default: smollm2-135m-instruct).",
     )
     parser.add_argument(
-        "--questions", default=None, help="JSONL question file; default: questions synthesised from the KG."
+        "--questions",
+        dest="question_file",
+        default=argparse.SUPPRESS,
+        help="JSONL question file; default: questions synthesised from the KG.",
     )
     parser.add_argument("--output-dir", "-o", default=None, help="Adapter folder (default: adapters/<KG file stem>).")
     parser.add_argument("--config", default=None, help="YAML/JSON run file with option values.")
-    parser.add_argument("--resume", action="store_true", help="Continue from the last checkpoint of this output dir.")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="Continue from the last checkpoint of this output dir (replacing the adapter there, if any).",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace an existing adapter folder at the output dir (a folder of anything else is always refused).",
+    )
     parser.add_argument(
         "--no-4bit",
         dest="load_in_4bit",
@@ -63,49 +79,70 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags generated from KGDistillConfig and ModelConfig (importing TRL: only when `fit` runs)."""
+    """Flags generated from the config tree (importing TRL and the teachers: only when `fit` runs)."""
+    from kgpeft.cli.options import add_teacher_arguments
+    from kgpeft.data import DataConfig
     from kgpeft.modeling import ModelConfig
+    from kgpeft.teachers.registry import DEFAULT_TEACHER, available_teachers
     from kgpeft.training.config import KGDistillConfig
 
-    add_dataclass_arguments(parser.add_argument_group("training"), KGDistillConfig, _TRAIN_FLAGS)
-    add_dataclass_arguments(parser.add_argument_group("LoRA"), ModelConfig, _MODEL_FLAGS)
+    classes = {"model": ModelConfig, "data": DataConfig, "train": KGDistillConfig}
+    titles = {"model": "LoRA", "data": "data", "train": "training"}
+    for section, names in _FLAGS.items():
+        add_dataclass_arguments(parser.add_argument_group(titles[section]), classes[section], names)
+    parser.add_argument(
+        "--teacher",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help=f"Registered teacher that produces the soft targets: {', '.join(available_teachers())} "
+        f"(default: {DEFAULT_TEACHER}). Its options are the --teacher.FIELD flags below.",
+    )
+    add_teacher_arguments(parser, prefix=TEACHER_PREFIX)
+
+
+def fit_config(args: argparse.Namespace):
+    """The run's :class:`FitConfig`: the --config file's values, then the flags given, over the field defaults."""
+    from kgpeft.cli.options import teacher_values
+    from kgpeft.errors import KGPeftError
+    from kgpeft.training.config import SECTIONS, FitConfig
+
+    where = args.config or "options"
+    file_values = load_config_file(args.config)
+    file_values.pop("output_dir", None)
+    flags = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in _RUN_FLAGS and not key.startswith(TEACHER_PREFIX) and key != "teacher"
+    }
+    try:
+        sections = FitConfig.sections(file_values)
+        name = getattr(args, "teacher", sections["teacher"]["name"])
+        given = {**flags, "teacher": {"name": name, **teacher_values(args, name, TEACHER_PREFIX)}}
+        for section, values in FitConfig.sections(given).items():
+            if section == "teacher" and values["name"] != sections["teacher"]["name"]:
+                sections["teacher"] = {}  # another teacher than the file's: its options do not carry over
+            sections[section] = {**sections[section], **values}
+        return FitConfig.from_dict({s: sections[s] for s in SECTIONS})
+    except (TypeError, ValueError) as err:
+        raise KGPeftError(f"{where}: {err}") from err
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from kgpeft.data import DataConfig
-    from kgpeft.errors import KGPeftError
-    from kgpeft.modeling import ModelConfig
-    from kgpeft.training.config import KGDistillConfig
-    from kgpeft.training.pipeline import FIT_DEFAULTS, checkpoint_dir, default_output_dir, fit
+    from kgpeft.training.pipeline import default_output_dir, fit
 
     console = Console(stderr=True, soft_wrap=True)
-    values = load_config_file(args.config)
-    unknown = unknown_keys(values, (ModelConfig, DataConfig, KGDistillConfig))
-    if unknown:
-        raise KGPeftError(f"{args.config}: unknown option(s) {', '.join(unknown)}")
-    cli_values = {
-        k: v
-        for k, v in vars(args).items()
-        if k not in {"func", "command", "config", "kg", "questions", "output_dir", "resume"}
-    }
-    values = {**FIT_DEFAULTS, **values, **cli_values}
-    output_dir = args.output_dir or values.pop("output_dir", None) or default_output_dir(args.kg)
-    values["output_dir"] = str(checkpoint_dir(Path(output_dir)))
-    model_config = build_config(ModelConfig, values, "model options")
-    data_config = build_config(DataConfig, values, "data options")
-    train_config = build_config(KGDistillConfig, values, "training options")
+    config = fit_config(args)
+    output_dir = args.output_dir or load_config_file(args.config).get("output_dir") or default_output_dir(args.kg)
 
     start = time.perf_counter()
     result = fit(
         args.kg,
-        questions=args.questions or values.get("question_file"),
         output_dir=output_dir,
-        model_config=model_config,
-        data_config=data_config,
-        train_config=train_config,
+        config=config,
         resume=args.resume,
+        overwrite=args.overwrite,
         on_stage=lambda message: console.print(f"[bold]==>[/bold] {message}"),
     )
     elapsed = time.perf_counter() - start
@@ -115,9 +152,7 @@ def run(args: argparse.Namespace) -> int:
         "train loss": f"{result.metrics['train_loss']:.4f}",
         "eval loss": f"{result.metrics['eval_loss']:.4f}" if "eval_loss" in result.metrics else "-",
         "teacher val Hits@1": (f"{teacher['validation_hits@1']:.3f}" if "validation_hits@1" in teacher else "-"),
-        "questions (train/val/test)": "/".join(
-            str(result.record.data["sizes"][s]) for s in ("train", "validation", "test")
-        ),
+        "questions (train/val/test)": "/".join(str(result.record.sizes[s]) for s in ("train", "validation", "test")),
         "timings (s)": ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()),
     }
     for key, value in summary.items():

@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,18 @@ def _flag_type(field: dataclasses.Field, hints: Mapping[str, Any]) -> tuple[Any,
 
 
 def add_dataclass_arguments(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, names: Iterable[str]
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    names: Iterable[str],
+    *,
+    prefix: str = "",
+    shown_defaults: Mapping[str, str] | None = None,
 ) -> None:
-    """Add ``--field-name`` flags for ``names`` of dataclass ``cls``; unset flags stay out of the namespace."""
+    """Add ``--PREFIXfield-name`` flags for ``names`` of dataclass ``cls``; unset flags stay out of the namespace.
+
+    The help shows the field's default, or ``shown_defaults[name]`` where given (a flag
+    shared by several classes whose defaults differ). The namespace key is ``prefix + name``.
+    """
     hints = typing.get_type_hints(cls)
     by_name = {f.name: f for f in dataclasses.fields(cls)}
     for name in names:
@@ -48,12 +57,76 @@ def add_dataclass_arguments(
         kind, extra = _flag_type(field, hints)
         default = field.default if field.default is not dataclasses.MISSING else None
         help_ = field.metadata.get("help", "")
-        if default not in (None, ""):
-            help_ = f"{help_} (default: {default})"
-        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_, "dest": name, **extra}
+        shown = (shown_defaults or {}).get(name, None if default in (None, "") else str(default))
+        if shown:
+            help_ = f"{help_} (default: {shown})"
+        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_, "dest": prefix + name, **extra}
         if kind is not None:
             kwargs["type"] = kind
-        parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+        parser.add_argument("--" + prefix + name.replace("_", "-"), **kwargs)
+
+
+def add_teacher_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--PREFIXfield`` flags for every field of every registered teacher's config, one group per teacher.
+
+    A field several teachers share (``top_n``, ``temperature``) gets one flag, in the first
+    group that has it; its help lists each teacher's default when they differ. Which flags
+    apply depends on the teacher chosen: :func:`teacher_values` checks it after parsing.
+    """
+    from kgpeft.teachers.registry import available_teachers, teacher_class
+
+    classes = {name: teacher_class(name).config_class for name in available_teachers()}
+    defaults: dict[str, dict[str, Any]] = {}
+    for name, config_class in classes.items():
+        for f in dataclasses.fields(config_class):
+            if f.default is not dataclasses.MISSING:
+                defaults.setdefault(f.name, {})[name] = f.default
+    shown = {
+        field: ", ".join(f"{value} ({name})" for name, value in by_teacher.items())
+        for field, by_teacher in defaults.items()
+        if len(set(map(repr, by_teacher.values()))) > 1
+    }
+    seen: set[str] = set()
+    for name, config_class in classes.items():
+        own = [f.name for f in dataclasses.fields(config_class) if f.name not in seen]
+        seen.update(own)
+        if own:
+            group = parser.add_argument_group(f"{name} teacher options")
+            add_dataclass_arguments(group, config_class, own, prefix=prefix, shown_defaults=shown)
+
+
+def teacher_values(args: argparse.Namespace, teacher: str, prefix: str = "") -> dict[str, Any]:
+    """The teacher flags given on the command line; one that ``teacher`` lacks is a one-line error."""
+    from kgpeft.teachers.registry import available_teachers, teacher_class
+
+    flags = {f.name for name in available_teachers() for f in dataclasses.fields(teacher_class(name).config_class)}
+    given = {name: getattr(args, prefix + name) for name in flags if hasattr(args, prefix + name)}
+    own = {f.name for f in dataclasses.fields(teacher_class(teacher).config_class)}
+    foreign = sorted(set(given) - own)
+    if foreign:
+        listed = ", ".join("--" + prefix + name.replace("_", "-") for name in foreign)
+        raise KGPeftError(f"option {listed} does not apply to the {teacher} teacher")
+    return given
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum`` (so ``--num-paths 0`` is refused, not run).
+
+    >>> count(1)("3")
+    3
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the smallest allowed, {minimum}")
+        return value
+
+    parse.__name__ = "integer"  # what argparse names in its own messages
+    return parse
 
 
 def add_no_4bit_argument(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +137,15 @@ def add_no_4bit_argument(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         default=None,
         help="load the base model in full precision",
+    )
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--overwrite``: replace an existing output of the same kind (never a folder kgpeft did not write)."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace an existing {what} at the output path (a folder of anything else is always refused)",
     )
 
 
@@ -98,8 +180,3 @@ def build_config(cls: type, values: Mapping[str, Any], source: str = "options") 
         return cls(**{k: v for k, v in values.items() if k in names})
     except (TypeError, ValueError) as err:
         raise KGPeftError(f"invalid {source}: {err}") from err
-
-
-def unknown_keys(values: Mapping[str, Any], classes: Iterable[type]) -> list[str]:
-    known = {f.name for cls in classes for f in dataclasses.fields(cls)}
-    return sorted(set(values) - known)

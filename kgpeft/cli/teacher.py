@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kgpeft.errors import KGPeftError
+from kgpeft.cli.options import add_overwrite_argument
 
 SPLITS = ("train", "validation", "test")
 
@@ -37,23 +37,13 @@ class _LazyFlagsParser(argparse.ArgumentParser):
 
 
 def add_teacher_flags(parser: argparse.ArgumentParser) -> None:
-    """``--field`` flags for every field of every registered teacher's config, one group per teacher.
+    """The chosen teacher's options, and the run settings a teacher receives: the data's depth and a seed."""
+    from kgpeft.cli.options import add_dataclass_arguments, add_teacher_arguments
+    from kgpeft.data import DataConfig
 
-    A field several teachers share (``max_hops``, ``temperature``) gets one flag, in the
-    first group that has it; unset flags stay out of the namespace.
-    """
-    from kgpeft.cli.options import add_dataclass_arguments
-    from kgpeft.teachers.base import TeacherConfig
-    from kgpeft.teachers.registry import available_teachers, teacher_class
-
-    seen = {f.name for f in dataclasses.fields(TeacherConfig)}
-    add_dataclass_arguments(parser.add_argument_group("options of every teacher"), TeacherConfig, sorted(seen))
-    for name in available_teachers():
-        config_class = teacher_class(name).config_class
-        own = [f.name for f in dataclasses.fields(config_class) if f.name not in seen]
-        seen.update(own)
-        if own:
-            add_dataclass_arguments(parser.add_argument_group(f"{name} teacher options"), config_class, own)
+    add_dataclass_arguments(parser.add_argument_group("data options"), DataConfig, ("max_hops",))
+    parser.add_argument("--seed", type=int, default=0, help="Random seed of fitting (default: 0).")
+    add_teacher_arguments(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--questions", metavar="Q.jsonl", help="JSONL question file (default: questions synthesised from the KG)."
     )
     fit.add_argument("-o", "--output", metavar="DIR", help="Output folder (default: teachers/<KG name>-<teacher>).")
+    add_overwrite_argument(fit, "teacher folder (one with teacher.json)")
     fit.set_defaults(action="fit")
 
     eval_help = "Evaluate a fitted teacher alone on a split: Hits@1, F1 and path validity."
@@ -101,24 +92,28 @@ def run(args: argparse.Namespace) -> int:
 def run_fit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from kgpeft.cli.options import build_config, teacher_values
     from kgpeft.data import DataConfig, build_dataset
+    from kgpeft.io import check_output_dir
     from kgpeft.kg import load_graph
     from kgpeft.teachers import get_teacher
-    from kgpeft.teachers.registry import teacher_class
+    from kgpeft.teachers.base import CONFIG_NAME
 
     console = Console(stderr=True)
-    options = _teacher_options(args, teacher_class(args.teacher).config_class)
-    teacher = get_teacher(args.teacher, **options)
+    output = (
+        Path(args.output) if args.output else Path("teachers") / f"{Path(args.kg).name.split('.')[0]}-{args.teacher}"
+    )
+    inputs = [args.kg, args.questions]  # refused before fitting, not after
+    check_output_dir(output, marker=CONFIG_NAME, what="teacher folder", overwrite=args.overwrite, inputs=inputs)
+    options = teacher_values(args, args.teacher)
+    data_config = build_config(DataConfig, {**vars(args), "question_file": args.questions}, "data options")
+    teacher = get_teacher(args.teacher, max_hops=data_config.max_hops, seed=args.seed, **options)
     kg = load_graph(args.kg)
-    data_config = DataConfig(max_hops=teacher.config.max_hops, question_file=args.questions)
     questions = build_dataset(kg, data_config)
     train, validation = questions.split("train"), questions.split("validation")
     console.print(f"fitting the {args.teacher} teacher on {len(train)} questions ({len(validation)} for validation)")
     metrics = teacher.fit(kg, train, validation=validation)
     teacher.info = {"data": dataclasses.asdict(data_config)}
-    output = (
-        Path(args.output) if args.output else Path("teachers") / f"{Path(args.kg).name.split('.')[0]}-{args.teacher}"
-    )
     teacher.save(output)
     _print_metrics(f"{args.teacher} teacher, fitted", metrics)
     console.print(f"saved to {output}")
@@ -127,15 +122,16 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from kgpeft.data import DataConfig, build_dataset
-    from kgpeft.io import write_json
+    from kgpeft.fields import dataclass_from_dict
+    from kgpeft.io import check_output_file, write_json
     from kgpeft.kg import load_graph
     from kgpeft.teachers import evaluate_teacher, load_teacher
 
+    if args.json:  # before the evaluation: a file of the user's is never replaced
+        check_output_file(args.json, key="split", what="kgpeft teacher eval result", flag="--json")
     kg = load_graph(args.kg)
     teacher = load_teacher(args.teacher_dir, kg)
-    recorded = teacher.info.get("data", {})
-    known = {f.name for f in dataclasses.fields(DataConfig)}
-    data_config = DataConfig(**{k: v for k, v in recorded.items() if k in known})
+    data_config = dataclass_from_dict(DataConfig, teacher.info.get("data", {}))
     if args.questions:
         data_config = dataclasses.replace(data_config, question_file=args.questions)
     questions = build_dataset(kg, data_config).split(args.split)
@@ -146,20 +142,6 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, metrics)
     return 0
-
-
-def _teacher_options(args: argparse.Namespace, config_class: type) -> dict[str, Any]:
-    """The teacher flags given on the command line; one that the chosen teacher lacks is an error."""
-    from kgpeft.teachers.registry import available_teachers, teacher_class
-
-    flags = {f.name for name in available_teachers() for f in dataclasses.fields(teacher_class(name).config_class)}
-    given = {name: getattr(args, name) for name in flags if hasattr(args, name)}
-    own = {f.name for f in dataclasses.fields(config_class)}
-    foreign = sorted(set(given) - own)
-    if foreign:
-        listed = ", ".join("--" + name.replace("_", "-") for name in foreign)
-        raise KGPeftError(f"option {listed} does not apply to the {args.teacher} teacher")
-    return given
 
 
 def _print_metrics(title: str, metrics: dict[str, Any]) -> None:

@@ -42,7 +42,10 @@ class DataConfig:
     DataConfig(max_hops=2, ...)
     """
 
-    max_hops: int = field(default=3, metadata={"help": "Longest relation path, in hops, of a question's gold paths."})
+    max_hops: int = field(
+        default=3,
+        metadata={"help": "Longest relation path, in hops (>= 1), of gold paths and of the teacher's candidates."},
+    )
     max_answers: int = field(
         default=20, metadata={"help": "Synthesised questions with more answers than this are left out."}
     )
@@ -67,9 +70,13 @@ class DataConfig:
     test_ratio: float = field(
         default=0.1, metadata={"help": "Share of questions in the test split (topic entities unseen in training)."}
     )
+    # One infilling example per ten path questions adds entity knowledge without crowding out paths.
     infill_ratio: float = field(
-        default=0.0,
-        metadata={"help": "Knowledge-infilling examples added to train, per training question (0 turns them off)."},
+        default=0.1,
+        metadata={
+            "help": "Knowledge-infilling examples (entity descriptions) added to train, per training question, >= 0 "
+            "(0 turns them off)."
+        },
     )
     question_file: str | None = field(
         default=None,

@@ -13,13 +13,14 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from kgpeft.errors import TeacherError
+from kgpeft.fields import dataclass_from_dict
 from kgpeft.io import atomic_dir, write_json
 from kgpeft.types import EntityId, RelationPath, StrPath
 
@@ -102,20 +103,18 @@ class PathDistribution:
 class TeacherConfig:
     """Settings every teacher shares; a teacher's own config subclasses this and adds only its fields.
 
+    The path depth and the seed are not here: they belong to the run (the data config owns
+    ``max_hops``, the training config the seed) and reach a teacher at construction.
     Round-trips through JSON with :meth:`to_dict` / :meth:`from_dict`, which drops keys it
     does not know (a folder saved by a newer kgpeft still loads).
 
-    >>> TeacherConfig(max_hops=2).to_dict()["max_hops"]
-    2
+    >>> TeacherConfig(top_n=4).to_dict()
+    {'top_n': 4}
     """
 
-    max_hops: int = field(default=3, metadata={"help": "Longest relation path, in hops (>= 1), a teacher considers."})
     top_n: int = field(default=8, metadata={"help": "Paths a prediction returns at most (the most probable), >= 1."})
-    seed: int = field(default=0, metadata={"help": "Random seed of fitting."})
 
     def __post_init__(self) -> None:
-        if self.max_hops < 1:
-            raise ValueError(f"max_hops must be >= 1, got {self.max_hops}")
         if self.top_n < 1:
             raise ValueError(f"top_n must be >= 1, got {self.top_n}")
 
@@ -124,11 +123,7 @@ class TeacherConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            logger.warning("ignoring unknown %s fields: %s", cls.__name__, ", ".join(unknown))
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return dataclass_from_dict(cls, data, warn=True)
 
 
 class PathTeacher(ABC):
@@ -148,8 +143,14 @@ class PathTeacher(ABC):
     needs_answers: ClassVar[bool] = False
     """True for teachers that read a question's gold answers at predict time (the oracle)."""
 
-    def __init__(self, config: TeacherConfig | None = None) -> None:
+    def __init__(self, config: TeacherConfig | None = None, *, max_hops: int = 3, seed: int = 0) -> None:
         self.config = config if config is not None else self.config_class()
+        if max_hops < 1:
+            raise ValueError(f"max_hops must be >= 1, got {max_hops}")
+        self.max_hops = max_hops
+        """Longest relation path, in hops, the teacher considers (the data config's ``max_hops``)."""
+        self.seed = seed
+        """Random seed of fitting (the run's seed)."""
         if not isinstance(self.config, self.config_class):
             raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}")
         self.kg: KnowledgeGraph | None = None
@@ -186,6 +187,8 @@ class PathTeacher(ABC):
                     "kg_sha256": kg.sha256,
                     "kg_source": None if kg.source is None else str(kg.source),
                     "config": self.config.to_dict(),
+                    "max_hops": self.max_hops,
+                    "seed": self.seed,
                     "metrics": self.metrics,
                     "info": self.info,
                     "state": self._extra_state(),
@@ -209,8 +212,11 @@ class PathTeacher(ABC):
                 f"{path}: the teacher was fitted on another knowledge graph (sha256 {str(meta.get('kg_sha256'))[:12]}, "
                 f"this graph {kg.sha256[:12]}); refit it with `kgpeft teacher fit`"
             )
+        config = dict(meta.get("config", {}))
+        # Folders written before the run owned them kept max_hops and seed in the teacher config
+        context = {name: meta.get(name, config.pop(name, default)) for name, default in (("max_hops", 3), ("seed", 0))}
         try:
-            config = cls.config_class.from_dict(meta.get("config", {}))
+            config = cls.config_class.from_dict(config)
         except (TypeError, ValueError) as err:
             raise TeacherError(f"{path}: invalid teacher config: {err}") from err
         weights: dict[str, torch.Tensor] = {}
@@ -218,7 +224,7 @@ class PathTeacher(ABC):
             from safetensors.torch import load_file
 
             weights = load_file(Path(path) / WEIGHTS_NAME)
-        teacher = cls(config)
+        teacher = cls(config, **context)
         teacher._restore(kg, meta.get("state", {}), weights)
         teacher.metrics = dict(meta.get("metrics", {}))
         teacher.info = dict(meta.get("info", {}))
@@ -231,7 +237,14 @@ class PathTeacher(ABC):
         """
         digest = hashlib.sha256()
         kg_sha256 = self.kg.sha256 if self.kg is not None else None
-        head = {"teacher": self.name, "config": self.config.to_dict(), "kg": kg_sha256, "state": self._extra_state()}
+        head = {
+            "teacher": self.name,
+            "config": self.config.to_dict(),
+            "max_hops": self.max_hops,
+            "seed": self.seed,
+            "kg": kg_sha256,
+            "state": self._extra_state(),
+        }
         digest.update(json.dumps(head, sort_keys=True, default=str).encode())
         for key, tensor in sorted(self._weights().items()):
             digest.update(key.encode())

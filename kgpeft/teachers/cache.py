@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from kgpeft.errors import TeacherError
 from kgpeft.io import cache_dir
-from kgpeft.teachers.registry import get_teacher, load_teacher
+from kgpeft.teachers.registry import build_teacher, load_teacher, teacher_config
 
 if TYPE_CHECKING:
     from kgpeft.data import Question
     from kgpeft.kg import KnowledgeGraph
-    from kgpeft.teachers.base import PathTeacher
+    from kgpeft.teachers.base import PathTeacher, TeacherConfig
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ def teacher_cache_key(
     payload = {
         "teacher": teacher.name,
         "config": teacher.config.to_dict(),
+        "max_hops": teacher.max_hops,
+        "seed": teacher.seed,
         "kg": kg.sha256,
         "train": [dataclasses.astuple(q) for q in questions],
         "validation": [dataclasses.astuple(q) for q in validation],
@@ -47,8 +49,11 @@ def fit_teacher(
     questions: Sequence[Question],
     validation: Sequence[Question] = (),
     *,
+    config: TeacherConfig | None = None,
+    max_hops: int = 3,
+    seed: int = 0,
     cache: bool = True,
-    **config: Any,
+    **options: Any,
 ) -> PathTeacher:
     """A ``name`` teacher fitted on ``kg`` and ``questions`` (its ``metrics`` from ``validation``), cached on disk.
 
@@ -56,7 +61,11 @@ def fit_teacher(
     >>> teacher.metrics["validation_hits@1"]  # doctest: +SKIP
     0.997
     """
-    teacher = get_teacher(name, **config)
+    if config is None:
+        config = teacher_config(name, **options)
+    elif options:
+        raise TypeError("pass the teacher's options either as config or as keyword arguments, not both")
+    teacher = build_teacher(name, config, max_hops=max_hops, seed=seed)
     folder = cache_dir("teachers") / teacher_cache_key(teacher, kg, questions, validation)
     if cache and folder.is_dir():
         try:

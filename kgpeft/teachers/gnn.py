@@ -158,8 +158,8 @@ class GNNTeacher(PathTeacher):
     config_class = GNNTeacherConfig
     config: GNNTeacherConfig
 
-    def __init__(self, config: GNNTeacherConfig | None = None) -> None:
-        super().__init__(config)
+    def __init__(self, config: GNNTeacherConfig | None = None, **context: int) -> None:
+        super().__init__(config, **context)
         self.vocab: Vocabulary | None = None
         self.net: RelationalPathNet | None = None
         self._entity_cache: torch.Tensor | None = None
@@ -177,13 +177,13 @@ class GNNTeacher(PathTeacher):
         Returns the kept epoch's metrics (validation Hits@1 and F1 when ``validation`` is given).
         """
         cfg = self.config
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
         self._bind(kg)
         examples = [(q, nodes) for q in questions if q.topic is not None and (nodes := self._gold_nodes(q))]
         if not examples:
             raise TeacherError(
-                f"no training question has a topic entity and a valid gold path of at most {cfg.max_hops} hops"
+                f"no training question has a topic entity and a valid gold path of at most {self.max_hops} hops"
             )
         label_words = [w for r in range(kg.num_relations) for w in _WORD_RE.findall(kg.relation_label(r).lower())]
         self.vocab = Vocabulary([w for q, _ in examples for w in question_words(kg, q)] + label_words)
@@ -203,7 +203,7 @@ class GNNTeacher(PathTeacher):
         """The trie of a question's gold paths as decoding states with their next-action targets."""
         kg = self.require_kg()
         topic = int(question.topic)
-        paths = [tuple(p) for p in question.gold_paths if 0 < len(p) <= self.config.max_hops]
+        paths = [tuple(p) for p in question.gold_paths if 0 < len(p) <= self.max_hops]
         paths = [p for p in dict.fromkeys(paths) if len(kg.execute(topic, p))]
         if not paths:
             return []
@@ -228,7 +228,7 @@ class GNNTeacher(PathTeacher):
     def _allowed(self, frontier: np.ndarray, depth: int) -> np.ndarray:
         """(A,) bool: the steps existing at ``frontier``, and STOP once a path has a step; only STOP at max_hops."""
         assert self._has_step is not None
-        if depth < self.config.max_hops:
+        if depth < self.max_hops:
             steps = self._has_step[frontier].any(axis=0)  # (S,)
         else:
             steps = np.zeros(self._has_step.shape[1], dtype=bool)
@@ -262,7 +262,7 @@ class GNNTeacher(PathTeacher):
             edge_type=torch.from_numpy(steps),
             label_words=label_words,
             vocab_size=len(vocab),
-            max_hops=cfg.max_hops,
+            max_hops=self.max_hops,
             hidden_dim=cfg.hidden_dim,
             num_layers=cfg.num_layers,
             num_bases=cfg.num_bases,
@@ -390,7 +390,7 @@ class GNNTeacher(PathTeacher):
             [((), 0.0, np.array([t], dtype=np.int64))] for t in topics
         ]
         finished: list[list[tuple[RelationPath, float]]] = [[] for _ in questions]
-        for depth in range(cfg.max_hops + 1):
+        for depth in range(self.max_hops + 1):
             items = [
                 (i, topics[i], prefix, frontier, self._allowed(frontier, depth), log_prob)
                 for i, open_beams in enumerate(beams)
@@ -435,7 +435,7 @@ class GNNTeacher(PathTeacher):
     def _states(self, items: Sequence[tuple[int, EntityId, RelationPath, np.ndarray, np.ndarray]]) -> DecodeStates:
         """Tensors of decoding states given as (question row, topic, prefix, frontier, allowed)."""
         net = self._require_net()
-        prefix = torch.full((len(items), self.config.max_hops), net.pad, dtype=torch.long)  # (M, H)
+        prefix = torch.full((len(items), self.max_hops), net.pad, dtype=torch.long)  # (M, H)
         for m, (_, _, steps, _, _) in enumerate(items):
             prefix[m, : len(steps)] = torch.tensor(steps, dtype=torch.long)
         sizes = [len(f) for _, _, _, f, _ in items]

@@ -76,11 +76,15 @@ class LLMTeacher(PathTeacher):
     config: LLMTeacherConfig
 
     def __init__(
-        self, config: LLMTeacherConfig | None = None, *, student_tokenizer: PreTrainedTokenizerBase | None = None
+        self,
+        config: LLMTeacherConfig | None = None,
+        *,
+        student_tokenizer: PreTrainedTokenizerBase | None = None,
+        **context: int,
     ) -> None:
         if config is None:
             raise TeacherError("the llm teacher needs a config naming its model: get_teacher('llm', model=...)")
-        super().__init__(config)
+        super().__init__(config, **context)
         self._tokenizer: PreTrainedTokenizerBase | None = None
         self._model: PreTrainedModel | None = None
         if student_tokenizer is None and self.config.student:
@@ -151,7 +155,7 @@ class LLMTeacher(PathTeacher):
 
         kg = self.require_kg()
         topic = self.require_topic(question)
-        paths = kg.relation_paths(topic, self.config.max_hops, max_paths=self.config.max_candidates)
+        paths = kg.relation_paths(topic, self.max_hops, max_paths=self.config.max_candidates)
         messages = render_prompt(question.question)
         rows = [
             tokenize_example(self.tokenizer, messages, render_completion(kg, topic, [p], kg.execute(topic, p).tolist()))

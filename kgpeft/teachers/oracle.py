@@ -77,7 +77,7 @@ class OracleTeacher(PathTeacher):
             raise TeacherError(f"the oracle teacher needs gold answers; question {question.id!r} has none")
         gold = set(question.answers)
         scored = []
-        for path in kg.relation_paths(topic, self.config.max_hops, max_paths=self.config.max_candidates):
+        for path in kg.relation_paths(topic, self.max_hops, max_paths=self.config.max_candidates):
             f1 = answer_f1(kg.execute(topic, path).tolist(), gold)
             if f1 > 0:
                 scored.append((path, f1))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kgpeft.errors import TeacherError
-from kgpeft.teachers.base import PathTeacher, read_teacher_meta
+from kgpeft.fields import init_fields
+from kgpeft.teachers.base import PathTeacher, TeacherConfig, read_teacher_meta
 from kgpeft.types import StrPath
 
 if TYPE_CHECKING:
@@ -64,24 +64,45 @@ def teacher_class(name: str) -> type[PathTeacher]:
     return _TEACHERS[name]
 
 
-def get_teacher(name: str = DEFAULT_TEACHER, **config: Any) -> PathTeacher:
-    """A new, unfitted teacher; ``config`` sets fields of its config dataclass.
+def teacher_config(name: str, **config: Any) -> TeacherConfig:
+    """The config of a ``name`` teacher with ``config`` fields set; TeacherError naming a field it lacks.
 
-    >>> teacher = get_teacher("gnn", epochs=5)  # doctest: +SKIP
-    >>> teacher.config.epochs  # doctest: +SKIP
-    5
+    >>> teacher_config("oracle", top_n=4).top_n  # doctest: +SKIP
+    4
     """
     cls = teacher_class(name)
-    known = {f.name for f in fields(cls.config_class)}
+    known = init_fields(cls.config_class)
     unknown = sorted(set(config) - known)
     if unknown:
         raise TeacherError(
             f"teacher {name!r} has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}"
         )
     try:
-        return cls(cls.config_class(**config))
+        return cls.config_class(**config)
+    except (TypeError, ValueError) as err:
+        raise TeacherError(f"teacher {name!r}: {err}") from err
+
+
+def build_teacher(name: str, config: TeacherConfig | None = None, *, max_hops: int = 3, seed: int = 0) -> PathTeacher:
+    """A new, unfitted ``name`` teacher from its config, with the run's path depth and seed."""
+    cls = teacher_class(name)
+    try:
+        return cls(config, max_hops=max_hops, seed=seed)
     except ValueError as err:
         raise TeacherError(f"teacher {name!r}: {err}") from err
+
+
+def get_teacher(name: str = DEFAULT_TEACHER, *, max_hops: int = 3, seed: int = 0, **config: Any) -> PathTeacher:
+    """A new, unfitted teacher; ``config`` sets fields of its config dataclass.
+
+    ``max_hops`` and ``seed`` are the run's (the data config's depth, the training seed),
+    not the teacher's own settings.
+
+    >>> teacher = get_teacher("gnn", epochs=5, max_hops=2)  # doctest: +SKIP
+    >>> teacher.config.epochs, teacher.max_hops  # doctest: +SKIP
+    (5, 2)
+    """
+    return build_teacher(name, teacher_config(name, **config), max_hops=max_hops, seed=seed)
 
 
 def load_teacher(path: StrPath, kg: KnowledgeGraph) -> PathTeacher:

@@ -9,30 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgpeft.adapters.record import AdapterRecord
-from kgpeft.io import atomic_dir, write_json
-from kgpeft.modeling import ModelConfig, base_model_fingerprint, load_base_model, load_tokenizer, lora_config
-from kgpeft.training.config import KGDistillConfig
+from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
+from kgpeft.io import atomic_dir, check_output_dir, write_json
+from kgpeft.modeling import (
+    base_model_fingerprint,
+    base_weights_fingerprint,
+    load_base_model,
+    load_tokenizer,
+    lora_config,
+)
+from kgpeft.timing import Stopwatch
+from kgpeft.training.config import FitConfig
 from kgpeft.types import StrPath
 
 logger = logging.getLogger(__name__)
 
-# Budget of a default run: sized so that `make demo` (two fits and an evaluation) finishes in
-# well under 30 minutes on 2 CPU cores, with the student past 0.9 Hits@1 on countries' test
-# questions (80 steps reached 0.77, 120 steps 0.93, 200 steps 0.98; figures in README).
-# Gradient checkpointing (TRL's default) trades compute for memory that a 135M model does not need.
-FIT_DEFAULTS: dict[str, Any] = {
-    "max_steps": 120,
-    "per_device_train_batch_size": 8,
-    "learning_rate": 1e-3,
-    "gradient_checkpointing": False,
-}
 VALIDATION_ROWS = 64
 
 
@@ -69,63 +65,63 @@ def fit(
     base_model: str | None = None,
     questions: StrPath | None = None,
     output_dir: StrPath | None = None,
-    model_config: ModelConfig | None = None,
-    data_config: Any = None,
-    train_config: KGDistillConfig | None = None,
+    config: FitConfig | None = None,
     resume: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> FitResult:
     """Train a LoRA adapter that answers questions about ``kg`` with verified paths.
+
+    ``config`` is the whole run's configuration (its field defaults are kgpeft's defaults);
+    ``base_model`` and ``questions`` are shortcuts for ``config.model.base_model`` and
+    ``config.data.question_file``. The trainer's checkpoints go beside the adapter folder
+    (:func:`checkpoint_dir`), whatever ``config.train.output_dir`` says.
 
     >>> result = kgpeft.fit("kg/countries.ttl", base_model="smollm2-135m-instruct")  # doctest: +SKIP
     >>> result.adapter_dir
     PosixPath('adapters/countries')
     """
-    from kgpeft.data import DataConfig, build_dataset
+    from kgpeft.data import build_dataset
     from kgpeft.kg import load_graph
     from kgpeft.teachers.cache import fit_teacher
     from kgpeft.teachers.soft_targets import training_rows
 
     stage = on_stage or (lambda message: logger.info(message))
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    lap = Stopwatch(timings, ndigits=2)
 
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 2)
-        clock = now
-
-    model_config = model_config or ModelConfig()
+    config = config or FitConfig()
     if base_model:
-        model_config = dataclasses.replace(model_config, base_model=base_model)
+        config.model = dataclasses.replace(config.model, base_model=base_model)
+    if questions:
+        config.data = dataclasses.replace(config.data, question_file=str(questions))
+    model_config, data_config, train_config = config.model, config.data, config.train
     output_dir = Path(output_dir) if output_dir else default_output_dir(kg)
     run_dir = checkpoint_dir(output_dir)
-    train_config = train_config or KGDistillConfig(output_dir=str(run_dir), **FIT_DEFAULTS)
     train_config.output_dir = str(run_dir)
+    # An existing adapter is replaced only when asked (or when resuming its own checkpoints);
+    # checked before minutes of work, and again before saving, as the folder may change meanwhile.
+    replace = overwrite or (resume and _last_checkpoint(run_dir) is not None)
+    inputs = [kg, data_config.question_file, model_config.base_model]
+    check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
 
     stage(f"loading the knowledge graph {kg}")
     graph = load_graph(kg)
     lap("kg")
 
     stage("building questions and splits")
-    data_config = data_config or DataConfig()
-    if questions:
-        data_config = dataclasses.replace(data_config, question_file=str(questions))
-    data_config = dataclasses.replace(
-        data_config, max_hops=train_config.max_hops, infill_ratio=train_config.infill_ratio
-    )
     dataset = build_dataset(graph, data_config)
     lap("data")
 
-    stage(f"fitting the {train_config.teacher} teacher")
+    stage(f"fitting the {config.teacher_name} teacher")
     # Cached by graph, questions and teacher config: an alpha sweep or a repeated run fits it once
     teacher = fit_teacher(
-        train_config.teacher,
+        config.teacher_name,
         graph,
         dataset.split("train"),
         dataset.split("validation"),
-        max_hops=train_config.max_hops,
+        config=config.teacher,
+        max_hops=data_config.max_hops,
         seed=train_config.seed,
     )
     teacher_metrics = dict(teacher.metrics)
@@ -146,6 +142,7 @@ def fit(
     import torch
     from peft import prepare_model_for_kbit_training
 
+    from kgpeft.training.resume import check_checkpoint
     from kgpeft.training.trainer import KGDistillTrainer
 
     model, tokenizer = load_base_model(model_config.base_model, load_in_4bit=model_config.load_in_4bit)
@@ -168,6 +165,7 @@ def fit(
     checkpoint = _last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
+    check_checkpoint(checkpoint, trainer.model.active_peft_config)  # one line, not a traceback mid-training
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
     if len(eval_rows):
         trainer.evaluate()  # appended to the log history
@@ -180,28 +178,18 @@ def fit(
         metrics["eval_loss"] = evals[-1]
 
     stage(f"saving the adapter to {output_dir}")
-    record = AdapterRecord(
+    record = AdapterRecord.from_fit(
+        config,
         domain=output_dir.name,
-        base_model=model_config.base_model,
         base_model_fingerprint=base_model_fingerprint(model.config),
-        load_in_4bit=model_config.load_in_4bit,
+        base_weights_fingerprint=base_weights_fingerprint(model.name_or_path),
         kg_path=str(Path(kg).resolve()),
         kg_sha256=graph.sha256,
-        teacher=train_config.teacher,
-        teacher_config=teacher.config.to_dict(),
-        loss={
-            "alpha": train_config.alpha,
-            "temperature": train_config.temperature,
-            "soft_top_k": train_config.soft_top_k,
-        },
-        lora={k: v for k, v in dataclasses.asdict(model_config).items() if k != "base_model"},
-        data={
-            "config": dataclasses.asdict(data_config),
-            "sizes": {name: len(dataset.split(name)) for name in ("train", "validation", "test")},
-            "train_rows": len(train_rows),
-        },
+        sizes={name: len(dataset.split(name)) for name in ("train", "validation", "test")},
+        train_rows=len(train_rows),
         metrics=metrics,
     )
+    check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
     with atomic_dir(output_dir) as tmp:
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

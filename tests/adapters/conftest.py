@@ -116,7 +116,12 @@ def make_adapter(tiny_checkpoint: Path, session_kg: Path) -> Callable[..., Path]
             load_in_4bit=config.load_in_4bit,
             kg_path=str(kg),
             kg_sha256=kg_sha256(kg),
-            lora={k: v for k, v in dataclasses.asdict(config).items() if k != "base_model"},  # as `kgpeft fit` does
+            # the model section as `kgpeft fit` writes it
+            config={
+                "model": {
+                    k: v for k, v in dataclasses.asdict(config).items() if k not in ("base_model", "load_in_4bit")
+                }
+            },
             metrics={"hits@1": 0.5, "teacher": {"hits@1": 0.75}},
         ).save(folder)
         return folder

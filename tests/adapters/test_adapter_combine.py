@@ -50,7 +50,7 @@ def test_unequal_ranks_are_refused_where_the_method_needs_equal_ones(
     with pytest.raises(AdapterError, match="needs equal LoRA ranks"):
         combine_adapters([alpha, wide], tmp_path / "out", method="linear")
     assert not (tmp_path / "out").exists()
-    assert combine_adapters([alpha, wide], tmp_path / "out", method="cat").lora["lora_r"] == 12
+    assert combine_adapters([alpha, wide], tmp_path / "out", method="cat").model_config().lora_r == 12
 
 
 def test_different_target_modules_are_refused(make_adapter: Callable[..., Path], alpha: Path, tmp_path: Path):

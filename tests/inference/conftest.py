@@ -123,9 +123,11 @@ def make_adapter(tiny_checkpoint: Path, world_path: Path) -> Callable[..., Path]
             load_in_4bit=False,
             kg_path=str(kg),
             kg_sha256=graph.sha256,
-            teacher="oracle" if teacher else "",
-            loss={"alpha": alpha, "temperature": 2.0, "soft_top_k": 8},
-            data={"config": dataclasses.asdict(data), "sizes": {}},
+            config={
+                "data": dataclasses.asdict(data),
+                "teacher": {"name": "oracle"} if teacher else {},
+                "train": {"alpha": alpha, "temperature": 2.0, "soft_top_k": 8},
+            },
         ).save(folder)
         log = [{"step": s, "loss": 3.0 / s, "hard_loss": 2.0 / s, "soft_loss": 1.0 / s} for s in range(1, 6)]
         write_json(folder / "training_log.json", log)

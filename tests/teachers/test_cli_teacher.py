@@ -22,7 +22,7 @@ def test_fit_saves_a_loadable_teacher(gnn_dir, world):
     from kgpeft.teachers import load_teacher
 
     teacher = load_teacher(gnn_dir, world)
-    assert teacher.name == "gnn" and teacher.config.hidden_dim == 16 and teacher.config.max_hops == 2
+    assert teacher.name == "gnn" and teacher.config.hidden_dim == 16 and teacher.max_hops == 2
     assert teacher.info["data"]["max_hops"] == 2
 
 
@@ -53,7 +53,7 @@ def test_oracle_fit_and_eval(world_path, tmp_path, capsys):
     [
         (["--teacher", "oracle", "--epochs", "3"], "option --epochs does not apply to the oracle teacher"),
         (["--teacher", "nope"], "unknown teacher 'nope'"),
-        (["--max-hops", "0"], "max_hops must be >= 1"),
+        (["--max-hops", "0"], "max_hops must be a positive integer"),
     ],
 )
 def test_bad_fit_options_are_one_line_errors(world_path, args, message, capsys):

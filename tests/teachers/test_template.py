@@ -44,7 +44,7 @@ def test_paths_are_valid_and_answers_follow_from_the_graph(fitted, world, test_q
         assert dist.topic == question.topic
         expected: dict[int, float] = {}
         for path, prob, ends in zip(dist.paths, dist.probs, dist.endpoints, strict=True):
-            assert 1 <= len(path) <= fitted.config.max_hops
+            assert 1 <= len(path) <= fitted.max_hops
             assert path_is_valid(world, dist.topic, path)
             assert list(ends) == world.execute(dist.topic, path).tolist()
             for entity in ends:

@@ -96,8 +96,8 @@ def test_fit_writes_an_adapter_that_plain_peft_loads(tiny_kg, tiny_checkpoint, t
 
     record = json.loads((out / "kgpeft.json").read_text())
     assert record["kg_sha256"] and record["base_model"] == str(tiny_checkpoint)
-    assert record["loss"]["alpha"] == 0.5 and record["teacher"] == "oracle"
-    assert record["data"]["sizes"]["train"] > 0
+    assert record["format_version"] == 2 and record["config"]["train"]["alpha"] == 0.5
+    assert record["config"]["teacher"]["name"] == "oracle" and record["sizes"]["train"] > 0
     log = json.loads((out / "training_log.json").read_text())
     assert any("hard_loss" in entry and "soft_loss" in entry for entry in log)
     assert (out / "teacher").is_dir()
