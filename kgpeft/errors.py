@@ -36,3 +36,7 @@ class NotBuiltError(KGPeftError):
     """A command or feature that this version of kgpeft does not provide yet."""
 
     exit_code = 3
+
+
+class OutputError(KGPeftError):
+    """An output path cannot be written without losing something: not ours, a file, read-only, or an input."""

@@ -7,15 +7,24 @@ a crash or a bad input never leaves a half-written file or folder that later loa
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import functools
+import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from kgpeft.errors import OutputError
 from kgpeft.types import StrPath
+
+# kgpeft's own JSON outputs are small; a bigger file at an output path is not one of them.
+_JSON_PEEK = 16 * 1024 * 1024
 
 
 def _umask() -> int:
@@ -66,22 +75,249 @@ def write_json(path: StrPath, data: Any) -> None:
 def atomic_dir(path: StrPath) -> Iterator[Path]:
     """Yield a temporary folder beside ``path`` that replaces ``path`` only if the block succeeds.
 
-    A folder already at ``path`` is replaced as a whole (moved aside, then deleted), so
-    readers see either the old complete folder or the new complete one.
+    A folder already at ``path`` is replaced as a whole, so readers see either the old
+    complete folder or the new complete one, and an interruption at any point leaves one
+    of them at ``path`` (see :func:`_install`). What may be replaced is the caller's
+    decision: commands check it first with :func:`check_output_dir`. A symbolic link at
+    ``path`` keeps pointing where it did; the folder it points to is the one replaced.
+
+    >>> with atomic_dir("adapters/countries") as tmp:  # doctest: +SKIP
+    ...     (tmp / "kgpeft.json").write_text("{}")
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    path = _real_path(Path(path))
+    restore_interrupted(path)
+    created = _missing_parents(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as err:
+        _remove_empty(created)
+        raise OutputError(
+            f"{path}: cannot create a folder in {path.parent} ({err.strerror or err}); choose another location"
+        ) from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual permissions
     try:
         yield tmp
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "x")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _install(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)  # a failed write leaves no trace, not even the parents it made
         raise
+
+
+# The name of the old folder inside its hidden ``.NAME.*.old`` parking folder (fallback path only).
+_PARKED = "parked"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's ``renameat2`` (Linux, glibc >= 2.28), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the entries ``a`` and ``b`` in one atomic step; False where the system or filesystem cannot."""
+    function = _renameat2()
+    if function is None:
+        return False
+    if function(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # an old kernel or a filesystem without RENAME_EXCHANGE: the fallback below
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _install(tmp: Path, path: Path) -> None:
+    """Put the finished folder ``tmp`` at ``path``, replacing what is there, with no moment where neither is.
+
+    Linux swaps the two in one step (``RENAME_EXCHANGE``), after which ``tmp`` holds the old
+    folder. Elsewhere the old folder is parked in a hidden ``.NAME.*.old`` folder for the
+    moment between two renames; a failure there puts it back, and a process killed there
+    leaves it for :func:`restore_interrupted` to put back on the next call.
+    """
+    if not os.path.lexists(path):
+        os.replace(tmp, path)
+        return
+    if _exchange(tmp, path):
+        shutil.rmtree(tmp, ignore_errors=True)  # the old folder now
+        return
+    parking = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    parked = parking / _PARKED
+    try:
+        os.replace(path, parked)
+        os.replace(tmp, path)
+    except BaseException:
+        # Judged by what is on disk, not by which step raised: an interruption can land anywhere.
+        if parked.exists() and not os.path.lexists(path):
+            os.replace(parked, path)
+        if os.path.lexists(path):  # parking now holds nothing, or the old folder after the new one went in
+            shutil.rmtree(parking, ignore_errors=True)
+        raise
+    shutil.rmtree(parking, ignore_errors=True)
+
+
+def restore_interrupted(path: StrPath) -> bool:
+    """Put back a folder that a killed replacement left parked in ``.NAME.*.old``, if ``path`` is missing.
+
+    Returns True when one was restored (the most recent, if several).
+    """
+    path = Path(path)
+    if os.path.lexists(path) or not path.parent.is_dir():
+        return False
+    parkings = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.old") if (p / _PARKED).is_dir()]
+    if not parkings:
+        return False
+    latest = max(parkings, key=lambda p: p.stat().st_mtime)
+    os.replace(latest / _PARKED, path)
+    latest.rmdir()
+    return True
+
+
+def _real_path(path: Path) -> Path:
+    """``path`` with a symbolic link at its end followed, so the link survives the replacement."""
+    if path.is_symlink():
+        if not path.exists():
+            raise OutputError(f"{path}: is a broken symbolic link; remove it or choose another output path")
+        return path.resolve()
+    return path
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The ancestors of ``path`` that do not exist yet, deepest first."""
+    return [parent for parent in path.parents if not os.path.lexists(parent)]
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output_dir(
+    path: StrPath,
+    *,
+    marker: str,
+    what: str,
+    overwrite: bool = False,
+    inputs: Iterable[StrPath | None] = (),
+) -> Path:
+    """Refuse, before any work, an output folder whose replacement would lose what the user did not ask to lose.
+
+    Allowed: a path that does not exist (under a writable folder), an empty folder, and,
+    with ``overwrite``, a folder holding ``marker`` (one that kgpeft wrote, of this kind).
+    Refused with an :class:`OutputError`: a folder of anything else (even with
+    ``overwrite``: kgpeft never deletes what it did not write), one of this kind without
+    ``overwrite``, a file, a folder that cannot be written, and a path that is, holds or
+    lies inside one of ``inputs``. Returns ``path``.
+
+    >>> check_output_dir("adapters/countries", marker="kgpeft.json", what="adapter folder")  # doctest: +SKIP
+    PosixPath('adapters/countries')
+    """
+    path = Path(path)
+    real = _real_path(path).resolve()
+    for source in inputs:
+        if source is None or not os.path.exists(source):
+            continue  # hub ids and other names that are not paths
+        source = Path(source).resolve()
+        if _inside(real, source) or _inside(source, real):
+            relation = "is" if real == source else "lies inside" if _inside(real, source) else "holds"
+            raise OutputError(f"{path}: the output {relation} the input {source}; choose another output folder")
+    restore_interrupted(real)
+    if os.path.lexists(real):
+        if not real.is_dir():
+            raise OutputError(f"{path}: exists and is a file, not a folder; choose another output folder")
+        try:
+            empty = next(real.iterdir(), None) is None
+        except OSError as err:
+            raise OutputError(
+                f"{path}: cannot read this folder ({err.strerror}); choose another output folder"
+            ) from None
+        if not empty:
+            if not (real / marker).is_file():
+                raise OutputError(
+                    f"{path}: exists and is not a {what} (no {marker}); kgpeft replaces only its own outputs, "
+                    "even with --overwrite: choose another output folder"
+                )
+            if not overwrite:
+                raise OutputError(f"{path}: a {what} exists here; pass --overwrite to replace it")
+    _check_writable(path, real)
+    return path
+
+
+def check_output_file(path: StrPath, *, key: str, what: str, flag: str = "") -> Path:
+    """Refuse, before any work, to replace a file that is not ``what`` written by kgpeft (a JSON object with ``key``).
+
+    ``flag`` (e.g. ``"--json"``) leads the message, to say which option to change.
+
+    >>> check_output_file("metrics.json", key="systems", what="kgpeft eval result")  # doctest: +SKIP
+    PosixPath('metrics.json')
+    """
+    path = Path(path)
+    shown = f"{flag} {path}".lstrip()
+    if os.path.lexists(path):
+        if path.is_dir():
+            raise OutputError(f"{shown}: is a folder, not a file; choose another file name")
+        # is_file first: reading a FIFO or a device to find out would block or never end
+        if not (path.is_file() and is_kgpeft_json(path, key)):
+            raise OutputError(
+                f"{shown}: exists and is not a {what}; kgpeft replaces only its own files: choose another"
+            )
+    _check_writable(shown, path.resolve())
+    return path
+
+
+def check_output_files(folder: StrPath, names: Sequence[str], *, key: str, what: str, flag: str = "") -> Path:
+    """Refuse, before any work, to write ``names`` into ``folder`` over files kgpeft did not write.
+
+    ``names[0]`` is the JSON record (an object with ``key``) that vouches for the rest: with
+    it, the set is kgpeft's own earlier output and is replaced; without it, any of ``names``
+    already in ``folder`` is the user's. Other files in ``folder`` are never touched.
+    ``flag`` (e.g. ``"--report-dir"``) leads the message, to say which option to change.
+
+    >>> check_output_files("docs/results", ["report.json", "report.md"], key="systems", what="kgpeft eval")  # doctest: +SKIP
+    PosixPath('docs/results')
+    """
+    folder = Path(folder)
+    shown = f"{flag} {folder}".lstrip()
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputError(f"{shown}: exists and is a file, not a folder; choose another folder")
+    record = folder / names[0]
+    existing = [name for name in names if os.path.lexists(folder / name)]
+    if existing and not (record.is_file() and is_kgpeft_json(record, key)):
+        raise OutputError(f"{shown}: {existing[0]} there was not written by {what}; choose another folder")
+    _check_writable(shown, folder.resolve() / names[0])
+    return folder
+
+
+def _check_writable(shown: StrPath, real: Path) -> None:
+    """Refuse ``real`` (named ``shown`` in messages) when its nearest existing ancestor is a file or read-only."""
+    existing = next(parent for parent in real.parents if os.path.lexists(parent))
+    if not existing.is_dir():
+        raise OutputError(f"{shown}: {existing} is a file, not a folder; choose another output path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{shown}: cannot write in {existing} (read-only or no permission); choose another path")
+
+
+def is_kgpeft_json(path: StrPath, key: str) -> bool:
+    """Whether ``path`` is a JSON object holding ``key``: how kgpeft recognises a file it wrote."""
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(_JSON_PEEK))  # a bigger file fails to parse
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and key in data

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from kgpeft.adapters.loading import adapter_names, adapter_tokenizer, default_load_in_4bit, load_adapters
 from kgpeft.adapters.registry import read_adapter
 from kgpeft.errors import AdapterError
-from kgpeft.io import atomic_dir, write_json
+from kgpeft.io import atomic_dir, check_output_dir, write_json
 from kgpeft.modeling import load_base_model
 from kgpeft.types import StrPath
 
@@ -84,11 +84,14 @@ def merge_adapters(
     into: MergeInto = "dequantized",
     base_model: str | None = None,
     examples: Sequence[Example] = SAMPLE_EXAMPLES,
+    overwrite: bool = False,
 ) -> MergeResult:
     """Merge every adapter into the base and write a full model folder at ``output`` (atomically).
 
     ``base_model`` overrides the recorded base (e.g. when its folder moved); it must still
-    be the same model, which the fingerprint check enforces.
+    be the same model, which the fingerprint check enforces. An existing ``output`` is
+    replaced only if it is a merged model kgpeft wrote (it holds ``kgpeft-merge.json``)
+    and ``overwrite`` is set; anything else there is refused before any work.
 
     >>> merge_adapters(["adapters/countries"], "merged/countries").max_logit_diff  # doctest: +SKIP
     3.1e-06
@@ -103,10 +106,13 @@ def merge_adapters(
     infos = [read_adapter(folder) for folder in adapter_dirs]
     if not infos:
         raise AdapterError("no adapter given")
+    base_name = base_model or infos[0].record.base_model
+    inputs = [*adapter_dirs, base_name]
+    check_output_dir(output, marker=MERGE_RECORD_FILE, what="merged model", overwrite=overwrite, inputs=inputs)
     dequantize = into == "dequantized" and default_load_in_4bit(infos)
 
     # Merging happens in fp32 whatever the output dtype, so rounding enters only once, at the end.
-    base, _ = load_base_model(base_model or infos[0].record.base_model, load_in_4bit=dequantize, dtype=torch.float32)
+    base, _ = load_base_model(base_name, load_in_4bit=dequantize, dtype=torch.float32)
     if dequantize:
         base = base.dequantize(dtype=torch.float32)
     model = load_adapters(base, [info.path for info in infos])

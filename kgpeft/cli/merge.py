@@ -1,11 +1,13 @@
 """`kgpeft merge`: merge adapters into a full model for deployment.
 
-kgpeft merge --adapter A [--adapter B ...] -o DIR [--dtype float32] [--into dequantized|original]
+kgpeft merge --adapter A [--adapter B ...] -o DIR [--dtype float32] [--into dequantized|original] [--overwrite]
 """
 
 from __future__ import annotations
 
 import argparse
+
+from kgpeft.cli.options import add_overwrite_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,13 +32,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "against (default) or into the original-precision weights",
     )
     parser.add_argument("--base-model", help="base model to merge into (default: the one the adapters record)")
+    add_overwrite_argument(parser, "merged model written by kgpeft")
     parser.set_defaults(func=run, command="merge")
 
 
 def run(args: argparse.Namespace) -> int:
     from kgpeft.adapters.merge import merge_adapters
 
-    result = merge_adapters(args.adapter, args.output, dtype=args.dtype, into=args.into, base_model=args.base_model)
+    result = merge_adapters(
+        args.adapter,
+        args.output,
+        dtype=args.dtype,
+        into=args.into,
+        base_model=args.base_model,
+        overwrite=args.overwrite,
+    )
     base = "the dequantised 4-bit base" if result.dequantized else "the original-precision base"
     print(
         f"wrote {result.path}: {len(args.adapter)} adapter(s) merged into {base}, saved as {result.dtype}; "

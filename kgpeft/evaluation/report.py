@@ -22,6 +22,8 @@ REPORT_MD = "report.md"
 LOSS_PLOT = "loss_curves.png"
 METRICS_PLOT = "metrics.png"
 TRAINING_LOG = "training_log.json"
+# Every file write_report may write, its record first (what `kgpeft eval` checks before replacing them).
+REPORT_FILES = (REPORT_JSON, REPORT_MD, METRICS_PLOT, LOSS_PLOT)
 
 # (key, column title, decimals); the bar plot shows the metrics that are shares in [0, 1].
 COLUMNS = (
