@@ -7,6 +7,7 @@
 #   4. evaluate on the first 100 test questions (topics never seen in training): the base
 #      model, the GNN teacher, alpha = 1 and the default, with 32 fact-probe pairs (the
 #      default 64 would add a minute); report in adapters/countries/.
+# The fits pass --overwrite: the demo retrains its own adapters on every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KGPEFT=${KGPEFT:-.venv/bin/kgpeft}
@@ -22,7 +23,7 @@ step() {
 
 step "default base model" $PY -c "from kgpeft.modeling import resolve_base_model as r; print(r('smollm2-135m-instruct'))"
 step "knowledge graph" $KGPEFT kg stats $KG
-step "fit (alpha 0.5)" $KGPEFT fit --kg $KG --output-dir adapters/countries
-step "fit (alpha 1, same budget)" $KGPEFT fit --kg $KG --alpha 1 --output-dir adapters/countries-alpha1
+step "fit (alpha 0.5)" $KGPEFT fit --kg $KG --output-dir adapters/countries --overwrite
+step "fit (alpha 1, same budget)" $KGPEFT fit --kg $KG --alpha 1 --output-dir adapters/countries-alpha1 --overwrite
 step "evaluate" $KGPEFT eval --adapter adapters/countries --compare base,teacher,adapters/countries-alpha1 --limit 100 --fact-probes 32
 echo "==> done in $((SECONDS - START)) s; report: adapters/countries/report.md"
