@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kgpeft import cache as kgpeft_cache
+from kgpeft.cache import CacheEntry
 from kgpeft.data.infill import build_infill_questions
 from kgpeft.data.questionfile import load_question_file
 from kgpeft.data.questions import SPLITS, QuestionSet, synthesize_questions
 from kgpeft.data.splits import assign_splits
 from kgpeft.data.verbalise import Verbaliser, load_templates
 from kgpeft.errors import DataError
-from kgpeft.io import atomic_dir, cache_dir, write_json
+from kgpeft.io import write_json
 
 if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Bump when the content built for the same graph and configuration changes, to retire old caches.
-DATA_FORMAT_VERSION = 1
+DATA_FORMAT_VERSION = 2  # 2: entries carry a manifest of checksums
 
 
 @dataclass
@@ -178,17 +178,21 @@ def build_dataset(kg: KnowledgeGraph, config: DataConfig | None = None, *, cache
     config = config or DataConfig()
     if not cache:
         return build_questions(kg, config)
-    folder = cache_dir("data") / cache_key(kg, config)
-    if (folder / "dataset").is_dir():
-        logger.info("questions from the cache %s", folder)
-        return QuestionSet.from_dataset(
+    entry = CacheEntry("data", cache_key(kg, config))
+    cached = entry.load(
+        lambda folder: QuestionSet.from_dataset(
             DatasetDict.load_from_disk(folder / "dataset"), kg.sha256, dataclasses.asdict(config)
         )
-    questions = build_questions(kg, config)
-    with atomic_dir(folder) as tmp, _quiet_datasets():
-        questions.to_dataset().save_to_disk(str(tmp / "dataset"))
-        write_json(tmp / "data.json", {"kg_sha256": kg.sha256, "config": questions.config, "size": len(questions)})
-    return questions
+    )
+    return cached if cached is not None else entry.store(build_questions(kg, config), _save_questions)
+
+
+def _save_questions(questions: QuestionSet, folder: Path) -> None:
+    with _quiet_datasets():
+        questions.to_dataset().save_to_disk(str(folder / "dataset"))
+    write_json(
+        folder / "data.json", {"kg_sha256": questions.kg_sha256, "config": questions.config, "size": len(questions)}
+    )
 
 
 @contextlib.contextmanager
@@ -208,19 +212,15 @@ def _quiet_datasets() -> Iterator[None]:
 def cache_key(kg: KnowledgeGraph, config: DataConfig) -> str:
     """A hex digest of everything the built questions depend on."""
     files = {name: _file_sha256(getattr(config, name)) for name in ("question_file", "templates")}
-    payload = {
-        "version": DATA_FORMAT_VERSION,
-        "kg": kg.sha256,
-        "config": dataclasses.asdict(config),
-        "files": files,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+    return kgpeft_cache.cache_key(
+        "data", DATA_FORMAT_VERSION, {"kg": kg.sha256, "config": dataclasses.asdict(config), "files": files}
+    )
 
 
 def _file_sha256(path: str | None) -> str | None:
     if not path:
         return None
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return kgpeft_cache.file_sha256(path)
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror})") from err

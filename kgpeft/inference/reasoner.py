@@ -10,7 +10,6 @@ Beam scores become path probabilities by a softmax over the returned beams.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from kgpeft.inference.decode import Beam, beam_search
 from kgpeft.inference.linking import resolve_topic
 from kgpeft.inference.trie import PathAutomaton, PathTries, check_tokenizer, path_prefix
 from kgpeft.inference.verify import malformed_path, verify_path
+from kgpeft.timing import Stopwatch
 from kgpeft.types import EntityId
 
 if TYPE_CHECKING:
@@ -107,10 +107,10 @@ class KGReasoner:
             raise ValueError(f"max_hops must be >= 1, got {max_hops}")
         topics = list(topics) if topics is not None else [None] * len(questions)
         timings: dict[str, float] = {}
-        clock = time.perf_counter()
+        lap = Stopwatch(timings)
 
         choices = [self.link(q, t) for q, t in zip(questions, topics, strict=True)]
-        clock = _lap(timings, "link", clock)
+        lap("link")
 
         prefixes = [path_prefix(self.kg, c.entity) for c in choices]
         inputs = [
@@ -120,7 +120,7 @@ class KGReasoner:
         automata = [PathAutomaton(self.tries, c.entity, max_hops) for c in choices]
         # A topic without edges has no path at all: nothing to decode for it.
         decodable = [i for i, a in enumerate(automata) if a.start() or not constrained]
-        clock = _lap(timings, "prompt", clock)
+        lap("prompt")
 
         beams: list[list[Beam]] = [[] for _ in questions]
         if decodable:
@@ -135,13 +135,13 @@ class KGReasoner:
             )
             for i, found in zip(decodable, decoded, strict=True):
                 beams[i] = found
-        clock = _lap(timings, "generate", clock)
+        lap("generate")
 
         paths = [self._verify(prefix, found) for prefix, found in zip(prefixes, beams, strict=True)]
-        clock = _lap(timings, "verify", clock)
+        lap("verify")
 
         ranked = [self._rank(found, per_sequence=constrained) for found in paths]
-        _lap(timings, "rank", clock)
+        lap("rank")
 
         share = {stage: seconds / len(questions) for stage, seconds in timings.items()}
         share["total"] = sum(share.values())
@@ -210,9 +210,3 @@ class KGReasoner:
                 )
             )
         return ranked
-
-
-def _lap(timings: dict[str, float], stage: str, since: float) -> float:
-    now = time.perf_counter()
-    timings[stage] = now - since
-    return now

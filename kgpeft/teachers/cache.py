@@ -9,14 +9,11 @@ the graph's sha256, and the content of the training and validation questions.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kgpeft.errors import TeacherError
-from kgpeft.io import cache_dir
+from kgpeft.cache import CacheEntry, cache_key
 from kgpeft.teachers.registry import build_teacher, load_teacher, teacher_config
 
 if TYPE_CHECKING:
@@ -27,20 +24,27 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# Bump when a teacher fitted from the same inputs changes, to retire old entries.
+TEACHER_CACHE_VERSION = 2  # 2: max_hops and seed are the run's; entries carry a manifest
+
+
 def teacher_cache_key(
     teacher: PathTeacher, kg: KnowledgeGraph, questions: Sequence[Question], validation: Sequence[Question]
 ) -> str:
-    """sha256 over the teacher's name and config, the graph and both question lists."""
-    payload = {
-        "teacher": teacher.name,
-        "config": teacher.config.to_dict(),
-        "max_hops": teacher.max_hops,
-        "seed": teacher.seed,
-        "kg": kg.sha256,
-        "train": [dataclasses.astuple(q) for q in questions],
-        "validation": [dataclasses.astuple(q) for q in validation],
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    """A digest of the teacher's name, config, depth and seed, the graph and both question lists."""
+    return cache_key(
+        "teachers",
+        TEACHER_CACHE_VERSION,
+        {
+            "teacher": teacher.name,
+            "config": teacher.config.to_dict(),
+            "max_hops": teacher.max_hops,
+            "seed": teacher.seed,
+            "kg": kg.sha256,
+            "train": [dataclasses.astuple(q) for q in questions],
+            "validation": [dataclasses.astuple(q) for q in validation],
+        },
+    )
 
 
 def fit_teacher(
@@ -66,16 +70,9 @@ def fit_teacher(
     elif options:
         raise TypeError("pass the teacher's options either as config or as keyword arguments, not both")
     teacher = build_teacher(name, config, max_hops=max_hops, seed=seed)
-    folder = cache_dir("teachers") / teacher_cache_key(teacher, kg, questions, validation)
-    if cache and folder.is_dir():
-        try:
-            cached = load_teacher(folder, kg)
-        except TeacherError as err:  # written by an incompatible version: refit and overwrite
-            logger.warning("ignoring the cached teacher %s: %s", folder, err)
-        else:
-            logger.info("teacher from the cache %s", folder)
-            return cached
+    entry = CacheEntry("teachers", teacher_cache_key(teacher, kg, questions, validation))
+    cached = entry.load(lambda folder: load_teacher(folder, kg)) if cache else None
+    if cached is not None:
+        return cached
     teacher.fit(kg, questions, validation=validation or None)
-    if cache:
-        teacher.save(folder)
-    return teacher
+    return entry.store(teacher, lambda fitted, folder: fitted.save(folder)) if cache else teacher

@@ -24,8 +24,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from kgpeft.cache import CacheEntry, fingerprint
+from kgpeft.cache import cache_key as shared_cache_key
 from kgpeft.errors import TeacherError
-from kgpeft.io import atomic_dir, cache_dir
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Bump when the soft targets computed for the same inputs change, to retire old caches.
-SOFT_TARGETS_VERSION = 2
+SOFT_TARGETS_VERSION = 3  # 3: entries carry a manifest of checksums
 TOKEN_COLUMNS = ("input_ids", "completion_mask")
 QUESTION_COLUMNS = ("id", "question", "topic", "answers", "gold_paths", "kind")
 
@@ -249,11 +250,9 @@ def add_soft_targets(
         raise TeacherError(f"the dataset lacks the column(s) {', '.join(missing)} needed for soft targets")
     dataset = dataset.remove_columns([c for c in ("teacher_ids", "teacher_probs") if c in dataset.column_names])
 
-    folder = cache_dir("soft_targets") / cache_key(dataset.select_columns(list(needed)), teacher, tokenizer, top_k)
-    if cache and (folder / "dataset").is_dir():
-        logger.info("soft targets from the cache %s", folder)
-        columns = load_from_disk(str(folder / "dataset"))
-    else:
+    entry = CacheEntry("soft_targets", cache_key(dataset.select_columns(list(needed)), teacher, tokenizer, top_k))
+    columns = entry.load(lambda folder: load_from_disk(str(folder / "dataset"))) if cache else None
+    if columns is None:
         if token_level:
             teacher.check_tokenizer(tokenizer)
             pairs = teacher.token_topk([dataset[i] for i in range(len(dataset))], top_k)
@@ -264,8 +263,7 @@ def add_soft_targets(
             features=soft_target_features(),
         )
         if cache:
-            with atomic_dir(folder) as tmp:
-                columns.save_to_disk(str(tmp / "dataset"))
+            entry.store(columns, lambda value, folder: value.save_to_disk(str(folder / "dataset")))
     return concatenate_datasets([dataset, columns], axis=1)
 
 
@@ -306,7 +304,7 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
         "special": tokenizer.all_special_tokens,
         "template": tokenizer.chat_template,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    return fingerprint(payload)
 
 
 def cache_key(rows: Dataset, teacher: PathTeacher, tokenizer: PreTrainedTokenizerBase, top_k: int) -> str:
@@ -314,11 +312,10 @@ def cache_key(rows: Dataset, teacher: PathTeacher, tokenizer: PreTrainedTokenize
     content = hashlib.sha256()
     for batch in rows.with_format("arrow").iter(batch_size=1024):
         content.update(json.dumps(batch.to_pylist(), default=str).encode())
-    payload = {
-        "version": SOFT_TARGETS_VERSION,
+    inputs = {
         "teacher": teacher.fingerprint(),
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "top_k": top_k,
         "rows": content.hexdigest(),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+    return shared_cache_key("soft_targets", SOFT_TARGETS_VERSION, inputs)

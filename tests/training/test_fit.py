@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,24 @@ def test_resume_continues_from_the_last_checkpoint(tiny_kg, tiny_checkpoint, tmp
     log = json.loads((out / "training_log.json").read_text())
     steps = [entry["step"] for entry in log if "loss" in entry]
     assert steps == [1, 2, 3, 4], "resumed run should keep the first run's history and add steps 3-4"
+
+
+def test_corrupt_cache_entries_are_rebuilt_with_one_warning_each(tiny_kg, tiny_checkpoint, tmp_path, caplog):
+    import os
+
+    from kgpeft.cache import MANIFEST
+    from kgpeft.io import cache_dir
+
+    assert _fit(tiny_kg, tiny_checkpoint, tmp_path / "first", "--max-steps", "1") == 0
+    kinds = ("data", "teachers", "soft_targets")
+    for kind in kinds:  # truncate the largest file of every entry of each kind
+        for entry in cache_dir(kind).iterdir():
+            files = [p for p in entry.rglob("*") if p.is_file() and p.name != MANIFEST]
+            biggest = max(files, key=lambda p: p.stat().st_size)
+            os.truncate(biggest, biggest.stat().st_size // 2)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kgpeft.cache"):
+        assert _fit(tiny_kg, tiny_checkpoint, tmp_path / "second", "--max-steps", "1") == 0
+    warned = {kind for kind in kinds for r in caplog.records if f"the {kind} cache entry" in r.getMessage()}
+    assert warned == set(kinds)
+    assert all((entry / MANIFEST).is_file() for kind in kinds for entry in cache_dir(kind).iterdir())
