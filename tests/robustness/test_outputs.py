@@ -291,3 +291,17 @@ def test_eval_refuses_a_report_dir_holding_reports_it_did_not_write(alpha, sessi
     before = snapshot(tmp_path)
     code = main(["eval", "--adapter", str(alpha), "--kg", str(session_kg), "--report-dir", str(tmp_path)])
     assert "report.md" in assert_refused(code, capsys, tmp_path, before)
+
+
+def test_a_symbolic_link_at_the_output_keeps_pointing_at_the_replaced_folder(tmp_path):
+    real = _folder(tmp_path / "store" / "adapter", **{MARKER: "old"})
+    link = tmp_path / "adapter"
+    link.symlink_to(real)
+    check_output_dir(link, marker=MARKER, what="adapter folder", overwrite=True)
+    with atomic_dir(link) as tmp:
+        (tmp / MARKER).write_text("new")
+    assert link.is_symlink() and (real / MARKER).read_text() == "new"
+    broken = tmp_path / "broken"
+    broken.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(OutputError, match="broken symbolic link"):
+        check_output_dir(broken, marker=MARKER, what="adapter folder")
