@@ -155,3 +155,13 @@ def test_corrupt_cache_entries_are_rebuilt_with_one_warning_each(tiny_kg, tiny_c
     warned = {kind for kind in kinds for r in caplog.records if f"the {kind} cache entry" in r.getMessage()}
     assert warned == set(kinds)
     assert all((entry / MANIFEST).is_file() for kind in kinds for entry in cache_dir(kind).iterdir())
+
+
+def test_fit_with_an_llm_teacher_distils_its_token_distributions(tiny_kg, tiny_checkpoint, tmp_path):
+    out = tmp_path / "llm"
+    args = ("--teacher", "llm", "--teacher.model", str(tiny_checkpoint), "--teacher.max-candidates", "4")
+    assert _fit(tiny_kg, tiny_checkpoint, out, *args, "--max-steps", "1") == 0
+    record = json.loads((out / "kgpeft.json").read_text())
+    assert record["config"]["teacher"]["name"] == "llm" and record["config"]["teacher"]["model"] == str(tiny_checkpoint)
+    log = json.loads((out / "training_log.json").read_text())
+    assert any(entry.get("soft_loss", 0) > 0 for entry in log), "the LLM teacher's soft targets reached the loss"
