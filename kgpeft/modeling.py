@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kgpeft.cache import file_sha256
 from kgpeft.errors import ModelLoadError
 from kgpeft.io import atomic_dir, cache_dir
 from kgpeft.types import StrPath
@@ -97,14 +98,6 @@ def alias_gguf_path(alias: str) -> Path:
     raise ModelLoadError(f"package '{dist_name}' is installed but has no file {file_name}; reinstall it")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def convert_gguf(gguf_path: StrPath) -> Path:
     """Convert a GGUF file once into a safetensors checkpoint in the cache; return its folder.
 
@@ -114,7 +107,7 @@ def convert_gguf(gguf_path: StrPath) -> Path:
     gguf_path = Path(gguf_path)
     if not gguf_path.is_file():
         raise ModelLoadError(f"{gguf_path}: no such GGUF file")
-    key = f"{gguf_path.stem}-{_file_sha256(gguf_path)[:16]}"
+    key = f"{gguf_path.stem}-{file_sha256(gguf_path)[:16]}"
     target = cache_dir("models") / key
     if (target / "config.json").is_file():
         return target
@@ -261,6 +254,91 @@ def base_model_fingerprint(model_config: Any) -> str:
     data = model_config.to_dict() if hasattr(model_config, "to_dict") else dict(model_config)
     kept = {k: v for k, v in data.items() if k not in _VOLATILE_CONFIG_KEYS}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# Bytes read from each tensor (at its start, middle and end) for the weights fingerprint: any retrained,
+# fine-tuned or re-initialised tensor differs there, and reading ~1 KB per tensor costs milliseconds.
+_SAMPLE_BYTES = 256
+_MAX_SAFETENSORS_HEADER = 100 << 20  # safetensors' own limit; a larger length field means a damaged file
+_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")  # what from_pretrained reads, preferred first
+
+
+def _weights_folder(location: str) -> Path | None:
+    """The folder holding a resolved base's weight files: itself, or a hub id's snapshot in the local cache."""
+    path = Path(location)
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        # local_files_only: the model was just loaded from there; never a download for a fingerprint.
+        return Path(snapshot_download(location, local_files_only=True))
+    except Exception as err:  # not a repo id, not cached: no fingerprint rather than a failed run
+        logger.debug("no local weight files for %s: %s", location, err)
+        return None
+
+
+def _sample(handle: Any, start: int, end: int) -> bytes:
+    """Up to ``_SAMPLE_BYTES`` bytes at the start, middle and end of ``[start, end)``."""
+    chunks = []
+    for offset in sorted({start, max(start, (start + end) // 2 - _SAMPLE_BYTES // 2), max(start, end - _SAMPLE_BYTES)}):
+        handle.seek(offset)
+        chunks.append(handle.read(min(_SAMPLE_BYTES, end - offset)))
+    return b"".join(chunks)
+
+
+def _safetensors_entries(path: Path) -> dict[str, bytes]:
+    """tensor name -> its dtype, shape and sampled bytes, from the header and a few reads per tensor."""
+    with path.open("rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        if not 0 < size <= min(_MAX_SAFETENSORS_HEADER, path.stat().st_size - 8):
+            raise ValueError("bad header length")
+        header = json.loads(handle.read(size))
+        entries = {}
+        for name, info in header.items():
+            if name == "__metadata__":  # writer details (format, versions), not weights
+                continue
+            start, end = (8 + size + offset for offset in info["data_offsets"])
+            described = json.dumps([info["dtype"], info["shape"]]).encode()
+            entries[name] = described + _sample(handle, start, end)
+    return entries
+
+
+def base_weights_fingerprint(location: str) -> str:
+    """A hash of a base model's weights, read from its files on disk ("" when they cannot be found).
+
+    ``location`` is what ``from_pretrained`` loaded (``resolve_base_model``'s answer, which is also
+    ``model.name_or_path``): a folder, or a hub id found in the local hub cache. Two bases with one
+    ``config.json`` and other weights differ here, which ``base_model_fingerprint`` cannot see.
+    Safetensors files are hashed per tensor (name, dtype, shape, sampled bytes), so sharding and
+    file layout do not matter; other weight files by size and evenly spaced samples.
+
+    >>> base_weights_fingerprint(resolve_base_model("smollm2-135m-instruct"))  # doctest: +SKIP
+    '5d1f0c8a9e2b7c41'
+    """
+    folder = _weights_folder(location)
+    found = [sorted(folder.glob(pattern)) for pattern in _WEIGHT_PATTERNS] if folder else []
+    files = next((group for group in found if group), [])
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    try:
+        if files[0].suffix == ".safetensors":
+            entries: dict[str, bytes] = {}
+            for file in files:
+                entries.update(_safetensors_entries(file))
+            for name in sorted(entries):
+                digest.update(name.encode() + b"\0" + entries[name])
+        else:
+            for file in files:
+                size = file.stat().st_size
+                with file.open("rb") as handle:
+                    for i in range(64):
+                        digest.update(_sample(handle, size * i // 64, size * (i + 1) // 64))
+                digest.update(str(size).encode())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:  # a damaged header
+        raise ModelLoadError(f"{folder}: cannot read the base model's weight files ({err}); restore them") from err
+    return digest.hexdigest()[:16]
 
 
 def model_config_dict(config: ModelConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kgpeft.adapters.registry import AdapterInfo, read_adapter
 from kgpeft.errors import AdapterError
-from kgpeft.modeling import base_model_fingerprint, load_base_model, load_tokenizer
+from kgpeft.modeling import base_model_fingerprint, base_weights_fingerprint, load_base_model, load_tokenizer
 from kgpeft.types import StrPath
 
 if TYPE_CHECKING:
@@ -67,6 +67,26 @@ def check_base(info: AdapterInfo, model: PreTrainedModel) -> None:
             f"adapter {info.path} was trained on base model '{info.record.base_model}' (fingerprint "
             f"{info.record.base_model_fingerprint}), not on {loaded} (fingerprint {fingerprint}); "
             f"load it with --base-model {info.record.base_model}"
+        )
+    _check_base_weights(info, model)
+
+
+def _check_base_weights(info: AdapterInfo, model: PreTrainedModel) -> None:
+    """Refuse a base with the adapter's architecture but other weights: its answers would be garbage."""
+    recorded = info.record.base_weights_fingerprint
+    location = getattr(model, "name_or_path", "") or ""
+    if not recorded:  # written before kgpeft recorded it: nothing to compare with
+        logger.debug("adapter %s records no base weights fingerprint; not checked", info.path)
+        return
+    found = base_weights_fingerprint(location) if location else ""
+    if not found:  # a model built in memory, or a hub id missing from the local cache: no files to read
+        logger.debug("no weight files found for the base %r; adapter %s not checked against it", location, info.path)
+        return
+    if found != recorded:
+        raise AdapterError(
+            f"adapter {info.path} was trained on base model '{info.record.base_model}' (weights fingerprint "
+            f"{recorded}), but the base loaded from {location} has other weights (fingerprint {found}) with the "
+            f"same architecture; pass --base-model with the base the adapter was trained on"
         )
 
 
