@@ -34,10 +34,29 @@ def _umask() -> int:
 
 
 def cache_dir(*parts: str) -> Path:
-    """``$KGPEFT_CACHE`` (default ``~/.cache/kgpeft``) joined with ``parts``, created if needed."""
-    root = Path(os.environ.get("KGPEFT_CACHE") or Path.home() / ".cache" / "kgpeft")
+    """``$KGPEFT_CACHE`` (default ``~/.cache/kgpeft``) joined with ``parts``, created if needed.
+
+    A cache that cannot be written is a one-line error naming the variable and the folder,
+    before any cache entry is computed.
+    """
+    from kgpeft.errors import KGPeftError
+
+    variable = os.environ.get("KGPEFT_CACHE")
+    root = Path(variable) if variable else Path.home() / ".cache" / "kgpeft"
+    where = f"KGPEFT_CACHE={variable}" if variable else f"the cache folder {root}"
     path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        problem = None if os.access(path, os.W_OK | os.X_OK) else "not writable"
+    except OSError as err:
+        problem = err.strerror or str(err)
+    if problem is not None:
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            problem = f"{blocking} is a file, not a folder"
+        raise KGPeftError(
+            f"{where}: cannot use {path} as kgpeft's cache ({problem}); set KGPEFT_CACHE to a writable folder"
+        )
     return path
 
 

@@ -7,12 +7,13 @@ between domains with ``model.set_adapter("countries")`` or activate several at o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from kgpeft.adapters.registry import AdapterInfo, read_adapter
+from kgpeft.adapters.registry import WEIGHTS_FILE, AdapterInfo, read_adapter
 from kgpeft.errors import AdapterError
 from kgpeft.modeling import base_model_fingerprint, base_weights_fingerprint, load_base_model, load_tokenizer
 from kgpeft.types import StrPath
@@ -108,10 +109,36 @@ def adapter_tokenizer(info: AdapterInfo) -> PreTrainedTokenizerBase:
 
     if not (info.path / "tokenizer_config.json").is_file():
         return load_tokenizer(info.record.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(info.path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(info.path)
+    except Exception as err:  # tokenizers' Rust errors share no base class below Exception
+        raise AdapterError(
+            f"{info.path}: its tokenizer files do not load ({first_line(err)}); restore them or delete them to use the base "
+            "model's tokenizer"
+        ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an error's message (PyTorch's run to dozens), for a one-line report."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+
+
+@contextlib.contextmanager
+def _loading(info: AdapterInfo) -> Iterator[None]:
+    """PEFT's errors on weights that read_adapter's checks let through (a tensor of the wrong shape,
+    a damaged file), as one line naming the adapter's weights file."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (SafetensorError, RuntimeError, ValueError, OSError) as err:
+        raise AdapterError(
+            f"{info.path / WEIGHTS_FILE}: cannot load these adapter weights ({first_line(err)}); "
+            "restore the adapter folder or retrain it"
+        ) from None
 
 
 def load_adapters(
@@ -150,8 +177,10 @@ def load_adapters(
         check_base(info, base)
 
     names = adapter_names(infos)
-    model = PeftModel.from_pretrained(base, str(infos[0].path), adapter_name=names[0])
+    with _loading(infos[0]):
+        model = PeftModel.from_pretrained(base, str(infos[0].path), adapter_name=names[0])
     for info, name in zip(infos[1:], names[1:], strict=True):
-        model.load_adapter(str(info.path), adapter_name=name)
+        with _loading(info):
+            model.load_adapter(str(info.path), adapter_name=name)
     model.eval()  # from_pretrained leaves the first adapter active and every adapter frozen
     return model

@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
-from kgpeft.errors import AdapterError
+from kgpeft.errors import AdapterError, KGPeftError
 from kgpeft.types import StrPath
 
 PEFT_CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+# PEFT's legacy format: a torch pickle, which can run any code when loaded, so kgpeft never opens it
+PICKLED_WEIGHTS_FILE = "adapter_model.bin"
 # The report `kgpeft eval` writes into an adapter folder, and the name of the evaluated adapter in it
 REPORT_FILE = "report.json"
 STUDENT_SYSTEM = "student"
 EVAL_METRICS = ("hits@1", "f1", "path_validity")  # the student's figures `kgpeft adapters list` leads with
 
-KGState = Literal["ok", "changed", "missing"]
+KGState = Literal["ok", "changed", "missing", "unreadable"]
 
 
 def kg_sha256(path: StrPath) -> str:
@@ -39,7 +42,10 @@ def kg_state(path: str, sha256: str) -> KGState:
     """Whether the KG file at ``path`` (relative to the working directory) still hashes to ``sha256``."""
     if not path or not Path(path).is_file():
         return "missing"
-    return "ok" if kg_sha256(path) == sha256 else "changed"
+    try:
+        return "ok" if kg_sha256(path) == sha256 else "changed"
+    except KGPeftError:  # e.g. edited into something that no longer parses: the listing goes on
+        return "unreadable"
 
 
 @dataclass
@@ -116,21 +122,92 @@ def read_adapter(folder: StrPath) -> AdapterInfo:
     if not folder.is_dir():
         raise AdapterError(f"{folder}: no such adapter folder")
     record = AdapterRecord.load(folder)  # also checks that adapter_config.json is there
-    config_path = folder / PEFT_CONFIG_FILE
-    try:
-        peft_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise AdapterError(f"{config_path}: unreadable ({err}); retrain or restore the adapter") from err
-    if peft_config.get("peft_type") != "LORA":
-        raise AdapterError(f"{folder}: a {peft_config.get('peft_type')} adapter; kgpeft handles LoRA adapters only")
+    peft_config = read_peft_config(folder / PEFT_CONFIG_FILE)
+    check_weights(folder)
     return AdapterInfo(path=folder, record=record, peft_config=peft_config)
 
 
-def find_adapters(root: StrPath) -> list[AdapterInfo]:
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_modules(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(m, str) for m in value))
+
+
+# What a LoRA adapter_config.json must hold for its weights to load as trained: PEFT fills a
+# missing key with its default (r=8, the architecture's default target modules), which either
+# fails on shapes deep inside PEFT or, worse, silently drops the weights of other modules.
+_PEFT_FIELDS = {
+    "r": (_is_count, "a positive integer"),
+    "lora_alpha": (_is_number, "a number"),
+    "target_modules": (_is_modules, "a module name pattern or a list of module names"),
+}
+_PEFT_PATTERNS = {"rank_pattern": _is_count, "alpha_pattern": _is_number}
+
+
+def read_peft_config(path: Path) -> dict[str, Any]:
+    """The LoRA config in an ``adapter_config.json``; :class:`AdapterError` naming the file and key when unusable."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise AdapterError(f"{path}: unreadable ({err}); restore the adapter folder or retrain it") from err
+    if not isinstance(config, dict):
+        raise AdapterError(f"{path}: not a PEFT config (a JSON object expected); restore it or retrain the adapter")
+    if config.get("peft_type") != "LORA":
+        raise AdapterError(f"{path}: a {config.get('peft_type')} adapter; kgpeft handles LoRA adapters only")
+    for key, (valid, expected) in _PEFT_FIELDS.items():
+        if key not in config:
+            raise AdapterError(f"{path}: no '{key}' ({expected}); restore the file or retrain the adapter")
+        if not valid(config[key]):
+            raise AdapterError(f"{path}: '{key}' is {config[key]!r}, not {expected}; restore the file or retrain")
+    for key, valid in _PEFT_PATTERNS.items():
+        pattern = config.get(key) or {}
+        if not isinstance(pattern, dict) or not all(valid(v) for v in pattern.values()):
+            raise AdapterError(f"{path}: '{key}' must map module names to numbers; restore the file or retrain")
+    return config
+
+
+def check_weights(folder: Path) -> None:
+    """Refuse weights that cannot load: missing, pickled, or not a complete safetensors file.
+
+    Only the header is read (safetensors checks that it covers the file exactly, which a
+    truncated or padded file fails), so listing many adapters stays cheap.
+    """
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        if (folder / PICKLED_WEIGHTS_FILE).is_file():
+            raise AdapterError(
+                f"{folder / PICKLED_WEIGHTS_FILE}: adapter weights in a pickle file, which kgpeft does not open "
+                "(loading a pickle can run code); re-save the adapter as safetensors from a source you trust"
+            )
+        raise AdapterError(f"{folder}: no {WEIGHTS_FILE}; restore the adapter folder or retrain it")
+    problem = safetensors_problem(weights)
+    if problem:
+        raise AdapterError(f"{weights}: {problem}; restore the adapter folder or retrain it")
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why the safetensors file at ``path`` cannot load (None if it can), from its header alone."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy"):
+            return None
+    except (SafetensorError, OSError) as err:
+        return f"not a complete safetensors file ({err})"
+
+
+def find_adapters(root: StrPath) -> list[AdapterInfo | BrokenAdapter]:
     """Every adapter folder under ``root`` (``root`` itself included), sorted by path.
 
     Hidden folders are skipped: the atomic writers build adapters in ``.name.*.tmp`` folders,
-    which are unfinished by definition.
+    which are unfinished by definition. A folder that :func:`read_adapter` refuses is a
+    :class:`BrokenAdapter` in the list, with the reason.
 
     >>> [a.record.domain for a in find_adapters("adapters")]  # doctest: +SKIP
     ['countries', 'elements']
@@ -144,4 +221,22 @@ def find_adapters(root: StrPath) -> list[AdapterInfo]:
         if (record_file.parent / PEFT_CONFIG_FILE).is_file()
         and not any(part.startswith(".") for part in record_file.relative_to(root).parts)
     )
-    return [read_adapter(folder) for folder in folders]
+    return [_read_or_broken(folder) for folder in folders]
+
+
+@dataclass
+class BrokenAdapter:
+    """An adapter folder that cannot be used, and why: listed as such, so one bad folder hides no other."""
+
+    path: Path
+    reason: str
+
+    def summary(self, *, check_kg: bool = True) -> dict[str, Any]:
+        return {"path": str(self.path), "broken": self.reason}
+
+
+def _read_or_broken(folder: Path) -> AdapterInfo | BrokenAdapter:
+    try:
+        return read_adapter(folder)
+    except KGPeftError as err:
+        return BrokenAdapter(folder, str(err))

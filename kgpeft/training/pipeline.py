@@ -85,6 +85,7 @@ def fit(
     from kgpeft.kg import load_graph
     from kgpeft.teachers.cache import fit_teacher
     from kgpeft.teachers.soft_targets import training_rows
+    from kgpeft.training.resume import check_checkpoint
 
     stage = on_stage or (lambda message: logger.info(message))
     timings: dict[str, float] = {}
@@ -104,6 +105,7 @@ def fit(
     replace = overwrite or (resume and _last_checkpoint(run_dir) is not None)
     inputs = [kg, data_config.question_file, model_config.base_model]
     check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
+    check_checkpoint(_last_checkpoint(run_dir) if resume else None, lora_config(model_config))  # before the work
 
     stage(f"loading the knowledge graph {kg}")
     graph = load_graph(kg)
@@ -142,7 +144,6 @@ def fit(
     import torch
     from peft import prepare_model_for_kbit_training
 
-    from kgpeft.training.resume import check_checkpoint
     from kgpeft.training.trainer import KGDistillTrainer
 
     model, tokenizer = load_base_model(model_config.base_model, load_in_4bit=model_config.load_in_4bit)
@@ -165,7 +166,7 @@ def fit(
     checkpoint = _last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
-    check_checkpoint(checkpoint, trainer.model.active_peft_config)  # one line, not a traceback mid-training
+    check_checkpoint(checkpoint, trainer.model.active_peft_config)  # now with module patterns resolved
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
     if len(eval_rows):
         trainer.evaluate()  # appended to the log history
