@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -247,11 +247,20 @@ def tokenize_example(
     # A chat template writes the BOS token itself; the plain format relies on the tokenizer adding it.
     has_template = bool(tokenizer.chat_template)
     prompt_ids = tokenizer(_prompt_text(tokenizer, messages), add_special_tokens=not has_template)["input_ids"]
-    completion_ids = completion_token_ids(tokenizer, [completion])[0] if completion else []
+    completion_tokens = completion_token_ids(tokenizer, [completion])[0] if completion else []
     return {
-        "input_ids": prompt_ids + completion_ids,
-        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
+        "input_ids": prompt_ids + completion_tokens,
+        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_tokens),
     }
+
+
+def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:
+    """The completion's token ids of a tokenised row: ``input_ids`` where ``completion_mask`` is 1.
+
+    >>> completion_ids({"input_ids": [7, 8, 9], "completion_mask": [0, 1, 1]})
+    [8, 9]
+    """
+    return [t for t, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
 
 
 def completion_token_ids(tokenizer: PreTrainedTokenizerBase, completions: Sequence[str]) -> list[list[int]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
+from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig, TokenTeacher
 from kgpeft.teachers.evaluate import evaluate_teacher, score_predictions
 from kgpeft.teachers.registry import available_teachers, get_teacher, load_teacher, register_teacher
 
@@ -10,6 +10,7 @@ __all__ = [
     "PathDistribution",
     "PathTeacher",
     "TeacherConfig",
+    "TokenTeacher",
     "available_teachers",
     "evaluate_teacher",
     "get_teacher",

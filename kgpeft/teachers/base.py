@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from kgpeft.types import EntityId, RelationPath, StrPath
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedTokenizerBase
     from typing_extensions import Self
 
     from kgpeft.data import Question
@@ -97,6 +98,21 @@ class PathDistribution:
     def top_answers(self) -> tuple[EntityId, ...]:
         """The endpoint set of the most probable path: the teacher's predicted answer set."""
         return self.endpoints[0] if self.endpoints else ()
+
+
+@runtime_checkable
+class TokenTeacher(Protocol):
+    """A teacher that gives token distributions itself (an LM sharing the student's tokenizer).
+
+    Training asks it for the top-k of its next-token distribution along each row's
+    completion instead of turning a :class:`PathDistribution` into trie marginals.
+    """
+
+    def check_tokenizer(self, student: PreTrainedTokenizerBase) -> None: ...
+
+    def token_topk(
+        self, rows: Sequence[Mapping[str, Sequence[int]]], top_k: int
+    ) -> list[tuple[list[list[int]], list[list[float]]]]: ...
 
 
 @dataclass

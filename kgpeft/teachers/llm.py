@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kgpeft.data.render import completion_ids
 from kgpeft.errors import TeacherError
 from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
 from kgpeft.teachers.registry import register_teacher
-from kgpeft.teachers.soft_targets import completion_ids
 
 if TYPE_CHECKING:
     import torch

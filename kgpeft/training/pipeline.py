@@ -84,8 +84,8 @@ def fit(
     from kgpeft.data import build_dataset
     from kgpeft.kg import load_graph
     from kgpeft.teachers.cache import fit_teacher
-    from kgpeft.teachers.soft_targets import training_rows
     from kgpeft.training.resume import check_checkpoint
+    from kgpeft.training.rows import training_rows
 
     stage = on_stage or (lambda message: logger.info(message))
     timings: dict[str, float] = {}

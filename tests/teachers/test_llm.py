@@ -8,7 +8,7 @@ from kgpeft.data import render_example, tokenize_example
 from kgpeft.errors import TeacherError
 from kgpeft.teachers import get_teacher
 from kgpeft.teachers.llm import LLMTeacher, LLMTeacherConfig
-from kgpeft.teachers.soft_targets import add_soft_targets
+from kgpeft.training.rows import add_soft_targets
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,9 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from kgpeft.training.synthetic import synthetic_rows, synthetic_tokenizer
 
+# The small world graph and its questions: training rows are built from a teacher's predictions on it
+from tests.teachers.conftest import teacher_options, world, world_path, world_questions  # noqa: F401
+
 VOCAB_SIZE = 320
 
 

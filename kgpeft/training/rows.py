@@ -1,4 +1,8 @@
-"""Token-level soft targets for distillation, computed once and stored with the dataset.
+"""The trainer's rows: questions rendered, tokenised and given token-level soft targets, cached on disk.
+
+Teachers only produce distributions over paths (or, for a token teacher, its own top-k);
+turning those into per-token targets depends on how rows are rendered and tokenised, so
+it lives here, beside the trainer that reads the rows.
 
 A path teacher's soft targets are *trie marginals* (DESIGN.md): each candidate path of
 its :class:`~kgpeft.teachers.base.PathDistribution` is rendered as a completion (the
@@ -21,12 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kgpeft.cache import CacheEntry, fingerprint
 from kgpeft.cache import cache_key as shared_cache_key
+from kgpeft.data.render import completion_ids
 from kgpeft.errors import TeacherError
+from kgpeft.teachers.base import TokenTeacher
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -42,17 +48,6 @@ logger = logging.getLogger(__name__)
 SOFT_TARGETS_VERSION = 3  # 3: entries carry a manifest of checksums
 TOKEN_COLUMNS = ("input_ids", "completion_mask")
 QUESTION_COLUMNS = ("id", "question", "topic", "answers", "gold_paths", "kind")
-
-
-@runtime_checkable
-class TokenTeacher(Protocol):
-    """A teacher that gives token distributions itself (an LM sharing the student's tokenizer)."""
-
-    def check_tokenizer(self, student: PreTrainedTokenizerBase) -> None: ...
-
-    def token_topk(
-        self, rows: Sequence[Mapping[str, Sequence[int]]], top_k: int
-    ) -> list[tuple[list[list[int]], list[list[float]]]]: ...
 
 
 class _Node:
@@ -107,11 +102,6 @@ class TokenTrie:
                 probs.append([child.mass / kept for _, child in top] + [0.0] * (top_k - len(top)))
             node = node.children.get(int(token)) if node is not None else None
         return ids, probs
-
-
-def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:
-    """The completion's token ids of a tokenised row: ``input_ids`` where ``completion_mask`` is 1."""
-    return [t for t, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
 
 
 def candidate_sequences(

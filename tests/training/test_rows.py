@@ -9,14 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgpeft.data import render_example, tokenize_example
+from kgpeft.data.render import completion_ids
 from kgpeft.teachers import get_teacher
-from kgpeft.teachers.soft_targets import (
-    TokenTrie,
-    add_soft_targets,
-    completion_ids,
-    path_soft_targets,
-    training_rows,
-)
+from kgpeft.training.rows import TokenTrie, add_soft_targets, path_soft_targets, training_rows
 
 END = 99  # every candidate ends with it, as every completion ends with the end-of-turn token
 
