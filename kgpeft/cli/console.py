@@ -90,33 +90,36 @@ def _show_warning(
         logging.getLogger("py.warnings").warning("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
 
 
-def _quiet_libraries(verbose: bool) -> None:
+def _quiet_libraries(verbose: bool) -> list[str]:
+    """Set the libraries' verbosity and progress bars; returns the environment variables it set."""
     level = logging.WARNING if verbose else logging.ERROR
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(level)
     # TrainingArguments hides the training progress bar when transformers logs less than warnings
     # (disable_tqdm=None); that bar is kgpeft fit's progress, so this one logger stays at WARNING.
     logging.getLogger("transformers.training_args").setLevel(logging.WARNING)
-    if not verbose:
-        for key, value in _QUIET_ENV.items():
-            os.environ.setdefault(key, value)
+    added = [] if verbose else [key for key in _QUIET_ENV if key not in os.environ]
+    os.environ.update({key: _QUIET_ENV[key] for key in added})
     # Libraries imported before (in-process use of main): their own switches, as the variables would have set.
+    # Bars an earlier quiet command's variables turned off at import stay off (the libraries refuse, warning).
     if "transformers" in sys.modules:
+        from huggingface_hub import constants
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity(level)
-        if verbose:
-            hf_logging.enable_progress_bar()
-        else:
+        if not verbose:
             hf_logging.disable_progress_bar()
+        elif not constants.HF_HUB_DISABLE_PROGRESS_BARS:
+            hf_logging.enable_progress_bar()
     if "datasets" in sys.modules:
         import datasets
 
         datasets.utils.logging.set_verbosity(level)
-        if verbose:
-            datasets.enable_progress_bars()
-        else:
+        if not verbose:
             datasets.disable_progress_bars()
+        elif not datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS:
+            datasets.enable_progress_bars()
+    return added
 
 
 @contextlib.contextmanager
@@ -138,10 +141,12 @@ def command_output(command: str | None, *, verbose: bool = False) -> Iterator[No
     root.setLevel(logging.WARNING)
     ours.setLevel(os.environ.get("KGPEFT_LOG_LEVEL") or ("INFO" if verbose else "WARNING"))
     warnings.showwarning = _show_warning
-    _quiet_libraries(verbose)
+    added = _quiet_libraries(verbose)
     try:
         yield
     finally:
+        for key in added:
+            os.environ.pop(key, None)
         root.removeHandler(handler)
         root.setLevel(saved[0])
         ours.setLevel(saved[1])
