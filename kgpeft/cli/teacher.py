@@ -122,10 +122,11 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from kgpeft.data import DataConfig, build_dataset
+    from kgpeft.evaluation import evaluate_teacher
     from kgpeft.fields import dataclass_from_dict
     from kgpeft.io import check_output_file, write_json
     from kgpeft.kg import load_graph
-    from kgpeft.teachers import evaluate_teacher, load_teacher
+    from kgpeft.teachers import load_teacher
 
     if args.json:  # before the evaluation: a file of the user's is never replaced
         check_output_file(args.json, key="split", what="kgpeft teacher eval result", flag="--json")

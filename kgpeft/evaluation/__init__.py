@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-from kgpeft.evaluation.evaluate import evaluate, link_questions
+from kgpeft.evaluation.evaluate import evaluate, evaluate_teacher, link_questions
 from kgpeft.evaluation.metrics import (
     Prediction,
     answer_f1,
     gold_path_match,
     hits_at_1,
     path_validity,
+    score_path_predictions,
     score_predictions,
 )
 from kgpeft.evaluation.probes import (
@@ -47,6 +48,7 @@ __all__ = [
     "build_fact_probes",
     "completion_log_probs",
     "evaluate",
+    "evaluate_teacher",
     "fact_probe_accuracy",
     "general_text",
     "gold_path_match",
@@ -56,6 +58,7 @@ __all__ = [
     "prediction_from_answer",
     "read_training_log",
     "retention_kl",
+    "score_path_predictions",
     "score_predictions",
     "write_report",
 ]

@@ -11,7 +11,8 @@ Definitions (the report states them too):
 - **Gold-path match**: the top path's relation sequence is one of the question's gold paths.
 
 Hits@1, F1 and gold-path match are averaged over questions with gold answers; path
-validity over all generated paths.
+validity over all generated paths. Hits@1 and F1 of one answer set are defined once, in
+:mod:`kgpeft.data.scoring`, because teachers need them while fitting too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgpeft.teachers.evaluate import answer_f1
+from kgpeft.data.scoring import answer_f1, hits_at_1, score_path_predictions
 from kgpeft.types import EntityId, RelationPath
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "gold_path_match",
     "hits_at_1",
     "path_validity",
+    "score_path_predictions",
     "score_predictions",
 ]
 
@@ -47,15 +49,6 @@ class Prediction:
     path_validity: tuple[bool, ...] = ()
     hallucinated_hops: int = 0
     latency: float = 0.0
-
-
-def hits_at_1(top_answer: EntityId | None, gold: Collection[EntityId]) -> float:
-    """1.0 when the top answer is a gold answer.
-
-    >>> hits_at_1(3, {3, 4}), hits_at_1(None, {3})
-    (1.0, 0.0)
-    """
-    return float(top_answer is not None and top_answer in gold)
 
 
 def gold_path_match(top_path: RelationPath | None, gold_paths: Collection[RelationPath]) -> float:

@@ -22,7 +22,6 @@ from kgpeft.evaluation.metrics import Prediction
 from kgpeft.evaluation.probes import build_fact_probes, fact_probe_accuracy, general_text, retention_kl
 from kgpeft.inference.linking import LinkingError
 from kgpeft.inference.routing import activate, route
-from kgpeft.teachers.evaluate import path_is_valid
 
 if TYPE_CHECKING:
     from kgpeft.data import Question
@@ -234,7 +233,7 @@ class TeacherSystem(System):
                 top_answer=dist.top_answer(),
                 answer_set=dist.top_answers(),
                 top_path=dist.paths[0] if dist.paths else None,
-                path_validity=tuple(path_is_valid(kg, dist.topic, p) for p in dist.paths),
+                path_validity=tuple(kg.path_is_valid(dist.topic, p) for p in dist.paths),
                 latency=latency,
             )
         return predictions

@@ -210,6 +210,15 @@ class KnowledgeGraph:
             current = self.follow(current, step)
         return current
 
+    def path_is_valid(self, e: EntityId, path: RelationPath) -> bool:
+        """Whether ``path`` is a non-empty sequence of steps that each exist at their frontier from ``e``.
+
+        A step exists when it reaches at least one entity, so this holds exactly when the
+        path's endpoint set is non-empty. A question about the graph, asked by teachers
+        (which paths to keep) and by evaluation (path validity) alike.
+        """
+        return bool(path) and all(0 <= step < self.num_steps for step in path) and self.execute(e, path).size > 0
+
     def _groups_of(self, ents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The groups of every entity in ``ents`` and each group's step."""
         lo = np.searchsorted(self.group_key, ents * self.num_steps)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig, TokenTeacher
-from kgpeft.teachers.evaluate import evaluate_teacher, score_predictions
 from kgpeft.teachers.registry import available_teachers, get_teacher, load_teacher, register_teacher
 
 __all__ = [
@@ -12,9 +11,7 @@ __all__ = [
     "TeacherConfig",
     "TokenTeacher",
     "available_teachers",
-    "evaluate_teacher",
     "get_teacher",
     "load_teacher",
     "register_teacher",
-    "score_predictions",
 ]

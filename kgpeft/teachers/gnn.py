@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from kgpeft.data.scoring import score_path_predictions
 from kgpeft.errors import TeacherError
 from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
-from kgpeft.teachers.evaluate import evaluate_teacher
 from kgpeft.teachers.gnn_net import DecodeStates, RelationalPathNet
 from kgpeft.teachers.registry import register_teacher
 from kgpeft.types import EntityId, RelationPath
@@ -328,7 +328,7 @@ class GNNTeacher(PathTeacher):
             if validation:
                 net.eval()
                 self._entity_cache = None
-                scores = evaluate_teacher(self, validation)
+                scores = score_path_predictions(self.require_kg(), validation, self.predict_batch(validation))
                 record.update({"validation_hits@1": scores["hits@1"], "validation_f1": scores["f1"]})
                 description += f"  validation Hits@1 {scores['hits@1']:.3f}"
             if best is None or not validation or record["validation_hits@1"] > best[0]["validation_hits@1"]:

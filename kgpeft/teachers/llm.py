@@ -142,7 +142,7 @@ class LLMTeacher(PathTeacher):
         """Nothing to learn (the LM is given): binds the graph.
 
         Validation is not scored here: scoring every candidate path of every question with
-        an LM is slow; :func:`~kgpeft.teachers.evaluate_teacher` (``kgpeft teacher eval``) does it on demand.
+        an LM is slow; :func:`~kgpeft.evaluation.evaluate_teacher` (``kgpeft teacher eval``) does it on demand.
         """
         self.kg = kg
         return {}

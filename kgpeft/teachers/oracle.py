@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kgpeft.data.scoring import answer_f1, score_path_predictions
 from kgpeft.errors import TeacherError
 from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
-from kgpeft.teachers.evaluate import answer_f1, evaluate_teacher
 from kgpeft.teachers.registry import register_teacher
 
 if TYPE_CHECKING:
@@ -65,9 +65,8 @@ class OracleTeacher(PathTeacher):
     ) -> dict[str, float]:
         """Nothing to learn: binds the graph and reports validation metrics when given."""
         self.kg = kg
-        self.metrics = (
-            {f"validation_{k}": v for k, v in evaluate_teacher(self, validation).items()} if validation else {}
-        )
+        scores = score_path_predictions(kg, validation, self.predict_batch(validation)) if validation else {}
+        self.metrics = {f"validation_{k}": v for k, v in scores.items()}
         return self.metrics
 
     def predict(self, question: Question) -> PathDistribution:

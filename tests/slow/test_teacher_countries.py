@@ -19,8 +19,9 @@ COUNTRIES = Path(__file__).resolve().parents[2] / "kg" / "countries.ttl"
 
 def test_gnn_teacher_generalises_to_unseen_countries():
     from kgpeft.data import build_dataset
+    from kgpeft.evaluation import evaluate_teacher
     from kgpeft.kg import load_graph
-    from kgpeft.teachers import evaluate_teacher, get_teacher
+    from kgpeft.teachers import get_teacher
 
     kg = load_graph(COUNTRIES)
     questions = build_dataset(kg)

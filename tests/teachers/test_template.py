@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from kgpeft.errors import TeacherError
-from kgpeft.teachers import PathTeacher, available_teachers, evaluate_teacher, get_teacher, load_teacher
-from kgpeft.teachers.evaluate import path_is_valid
+from kgpeft.evaluation import evaluate_teacher
+from kgpeft.teachers import PathTeacher, available_teachers, get_teacher, load_teacher
 
 
 @pytest.fixture(scope="module", params=available_teachers())
@@ -45,7 +45,7 @@ def test_paths_are_valid_and_answers_follow_from_the_graph(fitted, world, test_q
         expected: dict[int, float] = {}
         for path, prob, ends in zip(dist.paths, dist.probs, dist.endpoints, strict=True):
             assert 1 <= len(path) <= fitted.max_hops
-            assert path_is_valid(world, dist.topic, path)
+            assert world.path_is_valid(dist.topic, path)
             assert list(ends) == world.execute(dist.topic, path).tolist()
             for entity in ends:
                 expected[entity] = expected.get(entity, 0.0) + prob / len(ends)

@@ -1,12 +1,12 @@
-"""PathDistribution arithmetic and the teacher metrics, on hand-made distributions."""
+"""PathDistribution arithmetic, and how distributions are scored (kgpeft.data.scoring), on hand-made ones."""
 
 from __future__ import annotations
 
 import pytest
 
 from kgpeft.data import Question
-from kgpeft.teachers import PathDistribution, score_predictions
-from kgpeft.teachers.evaluate import answer_f1, path_is_valid
+from kgpeft.data.scoring import answer_f1, score_path_predictions
+from kgpeft.teachers import PathDistribution
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +42,14 @@ def test_answer_f1():
 
 def test_path_validity(world, ids):
     step, entity = ids
-    assert path_is_valid(world, entity["Germany"], (step["located in"], step["located in"]))
-    assert not path_is_valid(world, entity["Germany"], ())
-    assert not path_is_valid(world, entity["Berlin"], (step["capital"],))
-    assert not path_is_valid(world, entity["Germany"], (world.num_steps,))
+    assert world.path_is_valid(entity["Germany"], (step["located in"], step["located in"]))
+    assert not world.path_is_valid(entity["Germany"], ())
+    assert not world.path_is_valid(entity["Berlin"], (step["capital"],))
+    assert not world.path_is_valid(entity["Germany"], (world.num_steps,))
+    assert not world.path_is_valid(entity["Germany"], (-1,))
 
 
-def test_score_predictions(world, ids):
+def test_score_path_predictions(world, ids):
     step, entity = ids
     right = Question("a", "Where is Germany?", entity["Germany"], (entity["Western Europe"],), (), "test")
     unlabelled = Question("b", "Where is Tokyo?", entity["Tokyo"], (), (), "test")
@@ -56,7 +57,7 @@ def test_score_predictions(world, ids):
         PathDistribution.from_scores(world, entity["Germany"], [(step["located in"],)], [0.0]),
         PathDistribution(topic=entity["Tokyo"]),
     ]
-    metrics = score_predictions(world, [right, unlabelled], predictions)
+    metrics = score_path_predictions(world, [right, unlabelled], predictions)
     assert metrics == {
         "hits@1": 1.0,
         "f1": 1.0,
