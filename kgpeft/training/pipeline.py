@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
+from kgpeft.errors import OutputError
 from kgpeft.io import atomic_dir, check_output_dir, write_json
 from kgpeft.modeling import (
     base_model_fingerprint,
@@ -57,6 +59,20 @@ def _last_checkpoint(folder: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def _clear_stale_checkpoints(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """A fresh run never mixes its checkpoints with an earlier run's (``--resume`` would pick the
+    newest of either): they are removed only with ``--overwrite``, else the run is refused."""
+    if resume or _last_checkpoint(run_dir) is None:
+        return
+    if not overwrite:
+        raise OutputError(
+            f"{run_dir} holds the checkpoints of an earlier run: pass --resume to continue it, "
+            "or --overwrite to start afresh (its checkpoints are then deleted)"
+        )
+    logger.warning("--overwrite: deleting the checkpoints of an earlier run in %s", run_dir)
+    shutil.rmtree(run_dir)
 
 
 def fit(
@@ -106,6 +122,7 @@ def fit(
     inputs = [kg, data_config.question_file, model_config.base_model]
     check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
     check_checkpoint(_last_checkpoint(run_dir) if resume else None, lora_config(model_config))  # before the work
+    _clear_stale_checkpoints(run_dir, resume=resume, overwrite=overwrite)
 
     stage(f"loading the knowledge graph {kg}")
     graph = load_graph(kg)

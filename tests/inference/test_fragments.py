@@ -22,7 +22,7 @@ def fragment_ids(tokenizer, world, topic, path, answers) -> list[int]:
 
 
 def test_fragments_tokenise_like_the_whole_completion(tiny_tokenizer, world):
-    questions = build_questions(world, DataConfig(max_hops=3, test_ratio=0.0, validation_ratio=0.0))
+    questions = build_questions(world, DataConfig(max_hops=3, test_ratio=0.0, validation_ratio=0.0, infill_ratio=0.0))
     assert len(questions) > 20
     for q in questions:
         messages = render_prompt(q.question)

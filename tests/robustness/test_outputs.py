@@ -177,6 +177,17 @@ def test_fit_resume_replaces_an_adapter_only_when_it_continues_its_checkpoints(c
     assert "pass --overwrite" in assert_refused(run(out, "--resume"), capsys, tmp_path, before)
 
 
+def test_a_fresh_fit_never_mixes_its_checkpoints_with_an_earlier_runs(commands, tmp_path, capsys):
+    run, _, _ = commands["fit"]
+    out = tmp_path / "p"
+    stale = _folder(tmp_path / ".p.checkpoints" / "checkpoint-7", **{"trainer_state.json": "{}"})
+    before = snapshot(tmp_path)
+    line = assert_refused(run(out), capsys, tmp_path, before)  # an unfinished run: continue it or start afresh
+    assert "--resume to continue it" in line and "--overwrite" in line
+    assert run(out, "--overwrite") == 0
+    assert not stale.exists() and (tmp_path / ".p.checkpoints" / "checkpoint-1").is_dir()
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_overwrite_replaces_the_output_whole_and_an_interruption_keeps_the_old_one(
     commands, command, tmp_path, capsys, monkeypatch
