@@ -8,14 +8,10 @@ kgpeft eval --adapter adapters/countries --route-with adapters/elements --compar
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
 from kgpeft.cli.options import add_no_4bit_argument, count
 
 _HELP = "Evaluate an adapter and write a report."
-KEYWORDS = ("base", "teacher", "unconstrained", "routed", "combined")
-DOMAIN_KEYWORDS = ("routed", "combined")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -77,206 +73,91 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from kgpeft.adapters import read_adapter
     from kgpeft.cli.console import results_console
-    from kgpeft.data import EntityLinker
-    from kgpeft.errors import DataError
-    from kgpeft.evaluation import SystemResult, evaluate, link_questions, read_training_log, write_report
-    from kgpeft.evaluation.report import REPORT_FILES, results_json
-    from kgpeft.inference.loading import load_kg, load_model
-    from kgpeft.io import check_output_file, check_output_files, write_json
+    from kgpeft.errors import KGPeftError
+    from kgpeft.evaluation import ProbeSettings
+    from kgpeft.evaluation.api import evaluate_adapter
 
+    try:
+        probes = ProbeSettings(fact_probes=args.fact_probes, retention_tokens=args.retention_tokens)
+    except ValueError as err:
+        raise KGPeftError(f"--{str(err).replace('_', '-')}") from err
     console = Console(stderr=True)  # progress and status; results go to stdout
-    student = read_adapter(args.adapter)
-    # Checked before the evaluation, which takes minutes, rather than when its results are written;
-    # an earlier kgpeft report is replaced, a file of the user's is not.
-    report_dir = Path(args.report_dir) if args.report_dir else student.path
-    check_output_files(report_dir, REPORT_FILES, key="systems", what="kgpeft eval", flag="--report-dir")
-    if args.json_path:
-        check_output_file(args.json_path, key="systems", what="kgpeft eval result", flag="--json")
-    kg = load_kg(args.kg, student)
-    trained_hops = student.record.max_hops()
-    max_hops = trained_hops if args.max_hops is None else args.max_hops
-    # Gold paths of a question file are searched as deep as training went, whatever the decoding depth.
-    questions, source = _questions(args, kg, student, max(trained_hops, max_hops))
-    if args.limit is not None:
-        questions = questions[: args.limit]
-    if not questions:
-        raise DataError(f"no questions to evaluate in {source}")
-    linker = EntityLinker(kg)
-    questions = link_questions(kg, questions, linker)
-
-    compare = _compare_list(args.compare, student.path)
-    others = [c for c in compare if c not in KEYWORDS]
-    wanted = [c for c in compare if c in DOMAIN_KEYWORDS]
-    if wanted and not args.route_with:
-        raise DataError(f"--compare {','.join(wanted)} needs the other domains' adapters: add --route-with DIR")
-    with console.status("loading the model and adapters"):
-        loaded = load_model([student.path, *others, *args.route_with], load_in_4bit=args.load_in_4bit)
-    systems = _systems(args, loaded, kg, compare, max_hops)
-
-    results = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
-        for system, info in systems:
-            task = progress.add_task(f"{system.name:<14}", total=len(questions))
-            metrics = evaluate(
-                system,
-                questions,
-                kg,
-                probes=False,
-                progress=lambda n, task=task: progress.advance(task, n),
-                linker=linker,
-            )
-            progress.update(task, description=f"{system.name:<14} probes")
-            metrics.update(system.probes(kg))
-            progress.update(task, description=f"{system.name:<14} done")
-            log = read_training_log(info.path) if info is not None else []
-            results.append(SystemResult(system.name, metrics, system.description, system.alpha, log))
-
-    context = {
-        "adapter": str(student.path),
-        "kg": f"{_shown_path(kg.source)} (sha256 {kg.sha256[:12]})",
-        "questions": f"{len(questions)} from {source}" + (f" (first {args.limit})" if args.limit else ""),
-        "decoding": f"{args.num_paths} beams, at most {max_hops} hops, constrained to the KG unless noted",
-        "base model": f"{student.record.base_model} ({'4-bit nf4' if student.record.load_in_4bit else 'full precision'})",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    written = write_report(report_dir, results, context)
-    if args.json_path:
-        write_json(args.json_path, {**context, "systems": results_json(results)})
+    with _ProgressDisplay(console) as display:
+        result = evaluate_adapter(
+            args.adapter,
+            kg=args.kg,
+            questions=args.questions,
+            split=args.split,
+            limit=args.limit,
+            compare=_compare_list(args.compare),
+            route_with=args.route_with,
+            num_paths=args.num_paths,
+            max_hops=args.max_hops,
+            batch_size=args.batch_size,
+            probes=probes,
+            load_in_4bit=args.load_in_4bit,
+            skip_bad_lines=args.skip_bad_lines,
+            report_dir=args.report_dir,
+            json_path=args.json_path,
+            on_stage=display.stage,
+            on_progress=display.progress,
+        )
     out = results_console()
-    _print_summary(out, results)
-    out.print(f"report: {written['report.md']} (and report.json, plots) in {report_dir}")
+    _print_summary(out, result.results)
+    out.print(f"report: {result.files['report.md']} (and report.json, plots) in {result.report_dir}")
     if args.json_path:
         out.print(f"metrics: {args.json_path}")
     return 0
 
 
-def _shown_path(path: str | None) -> str | None:
-    """``path`` relative to the working directory when it lies under it (reports get copied and shared)."""
-    if not path:
-        return path
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path
+class _ProgressDisplay:
+    """Shows :func:`~kgpeft.evaluation.api.evaluate_adapter`'s stages as a spinner and its systems as progress bars."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.status = None
+        self.bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        )
+        self.tasks: dict[str, object] = {}
+
+    def __enter__(self) -> _ProgressDisplay:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop_status()
+        self.bars.stop()
+
+    def _stop_status(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def stage(self, message: str) -> None:
+        self._stop_status()
+        self.status = self.console.status(message)
+        self.status.start()
+
+    def progress(self, name: str, event: str, n: int) -> None:
+        self._stop_status()
+        if event == "start":
+            self.bars.start()
+            self.tasks[name] = self.bars.add_task(f"{name:<14}", total=n)
+        elif event == "advance":
+            self.bars.advance(self.tasks[name], n)
+        else:  # "probes", then "done"
+            self.bars.update(self.tasks[name], description=f"{name:<14} {event}")
 
 
-def _questions(args: argparse.Namespace, kg, student, gold_hops: int):
-    """The questions to evaluate and where they come from: a question file, or the adapter's recorded split."""
-    from kgpeft.data import build_dataset, load_question_file
-    from kgpeft.errors import AdapterError
-
-    if args.questions:
-        questions = load_question_file(kg, args.questions, max_hops=gold_hops, skip_bad_lines=args.skip_bad_lines)
-        return questions, args.questions
-    config = student.record.data_config()
-    if config is None:
-        raise AdapterError(f"{student.path}: kgpeft.json records no data config; pass --questions FILE")
-    return build_dataset(kg, config).split(args.split), f"the {args.split} split of the adapter's data config"
-
-
-def _compare_list(spec: str | None, student_dir: Path) -> list[str]:
-    """The systems to compare with, as given, or ``base`` (and ``teacher`` when the adapter folder has one)."""
+def _compare_list(spec: str | None) -> list[str] | None:
+    """The systems to compare with, as given (None: the library's default)."""
     if spec is None:
-        return ["base", "teacher"] if (student_dir / "teacher").is_dir() else ["base"]
+        return None
     return [item.strip() for item in spec.split(",") if item.strip()]
-
-
-def _systems(args: argparse.Namespace, loaded, kg, compare: list[str], max_hops: int):
-    """(system, adapter info or None) for the student and each compared system, student first."""
-    from kgpeft.adapters.registry import STUDENT_SYSTEM
-    from kgpeft.errors import AdapterError, KGPeftError
-    from kgpeft.evaluation import ProbeSettings, ReasonerSystem, RoutedSystem, TeacherSystem
-    from kgpeft.inference import KGReasoner
-    from kgpeft.inference.loading import load_kg
-    from kgpeft.teachers import load_teacher
-
-    reasoner = KGReasoner(loaded.model, loaded.tokenizer, kg)
-    try:
-        probes = ProbeSettings(fact_probes=args.fact_probes, retention_tokens=args.retention_tokens)
-    except ValueError as err:
-        raise KGPeftError(f"--{str(err).replace('_', '-')}") from err
-    settings = {"num_paths": args.num_paths, "max_hops": max_hops, "batch_size": args.batch_size}
-    (student_name, student), *other_adapters = loaded.adapters
-    # --route-with adapters were loaded last; each answers in its own graph
-    domain_adapters = other_adapters[len(other_adapters) - len(args.route_with) :]
-    alpha = _alpha(student.record)
-    home = ReasonerSystem(
-        STUDENT_SYSTEM,
-        reasoner,
-        adapter=student_name,
-        description=str(student.path),
-        alpha=alpha,
-        probe_settings=probes,
-        **settings,
-    )
-    systems = [(home, student)]
-    adapters = iter(other_adapters)
-    for item in compare:
-        if item == "base":
-            system = ReasonerSystem(
-                "base", reasoner, adapter=None, description="no adapter", probe_settings=probes, **settings
-            )
-            systems.append((system, None))
-        elif item == "unconstrained":
-            system = ReasonerSystem(
-                "unconstrained",
-                reasoner,
-                adapter=student_name,
-                description="student, free decoding",
-                constrained=False,
-                probe_settings=ProbeSettings(fact_probes=0, retention_tokens=0),
-                **settings,
-            )
-            systems.append((system, None))
-        elif item == "teacher":
-            folder = student.path / "teacher"
-            if not folder.is_dir():
-                raise AdapterError(
-                    f"{student.path} has no teacher/ folder to compare with; drop 'teacher' from --compare"
-                )
-            systems.append((TeacherSystem(load_teacher(folder, kg)), None))
-        elif item == "routed":
-            domains = [(student_name, reasoner)] + [
-                (name, KGReasoner(loaded.model, loaded.tokenizer, load_kg(None, info)))
-                for name, info in domain_adapters
-            ]
-            systems.append((RoutedSystem("routed", home, domains), None))
-        elif item == "combined":
-            names = [student_name] + [name for name, _ in domain_adapters]
-            system = ReasonerSystem(
-                "combined",
-                reasoner,
-                adapter=names,
-                description=" + ".join(names) + " active at once",
-                probe_settings=probes,
-                **settings,
-            )
-            systems.append((system, None))
-        else:
-            name, info = next(adapters)
-            system = ReasonerSystem(
-                info.path.name,
-                reasoner,
-                adapter=name,
-                description=str(info.path),
-                alpha=_alpha(info.record),
-                probe_settings=probes,
-                **settings,
-            )
-            systems.append((system, info))
-    return systems
-
-
-def _alpha(record) -> float | None:
-    """The adapter's distillation alpha (None for an adapter that was combined, not trained)."""
-    config = record.fit_config()
-    return config.train.alpha if config is not None else None
 
 
 def _print_summary(console, results) -> None:

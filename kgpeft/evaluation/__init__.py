@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from kgpeft.evaluation.api import EvalResult, available_systems, evaluate_adapter, register_system
 from kgpeft.evaluation.evaluate import evaluate, evaluate_teacher, link_questions
 from kgpeft.evaluation.metrics import (
     Prediction,
@@ -35,6 +36,7 @@ from kgpeft.evaluation.systems import (
 )
 
 __all__ = [
+    "EvalResult",
     "FactProbe",
     "Prediction",
     "ProbeSettings",
@@ -45,9 +47,11 @@ __all__ = [
     "TeacherSystem",
     "alpha_comparison",
     "answer_f1",
+    "available_systems",
     "build_fact_probes",
     "completion_log_probs",
     "evaluate",
+    "evaluate_adapter",
     "evaluate_teacher",
     "fact_probe_accuracy",
     "general_text",
@@ -57,6 +61,7 @@ __all__ = [
     "path_validity",
     "prediction_from_answer",
     "read_training_log",
+    "register_system",
     "retention_kl",
     "score_path_predictions",
     "score_predictions",
