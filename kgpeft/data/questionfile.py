@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rapidfuzz import fuzz, process
 
 from kgpeft.data.linking import EntityLinker
-from kgpeft.data.questions import MAX_QUESTION_CHARS, Question
+from kgpeft.data.questions import Question, question_length_problem
 from kgpeft.errors import DataError
 from kgpeft.kg.parse import read_bytes
 from kgpeft.types import EntityId, StrPath
@@ -40,9 +40,9 @@ FIELDS = ("question", "topic", "answers")
 ID_FIELD = "id"
 _SHOWN_IN_ERROR = 5  # bad lines named in the error, or warned about one by one when skipped
 _TYPO_SCORE = 85  # fuzz.ratio to a known field above which a name looks like its typo ("answer", "questoin")
-_REMEDY = (
-    "Fix or delete those lines, or have them dropped with a warning: skip_bad_lines "
-    "(`kgpeft eval --skip-bad-lines`; `skip_bad_lines: true` in a `kgpeft fit --config` file)"
+_REMEDY = (  # true for every reader: the commands that offer the flag are named
+    "Fix or delete those lines, or have them dropped with a warning: --skip-bad-lines on `kgpeft fit` and "
+    "`kgpeft eval`, skip_bad_lines=True in Python"
 )
 
 
@@ -166,8 +166,8 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str, max_hops: int,
     text = record.get("question")
     if not isinstance(text, str) or not text.strip():
         raise _BadLine('missing "question"' if text is None else '"question" must be a non-empty string')
-    if len(text) > MAX_QUESTION_CHARS:
-        raise _BadLine(f'"question" is {len(text)} characters long, over the {MAX_QUESTION_CHARS} a question may have')
+    if too_long := question_length_problem(text):
+        raise _BadLine(too_long)
     given_id = record.get(ID_FIELD, question_id)
     if isinstance(given_id, bool) or not isinstance(given_id, str | int) or not str(given_id).strip():
         raise _BadLine('"id" must be a non-empty string or an integer')

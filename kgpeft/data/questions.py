@@ -98,6 +98,17 @@ class QuestionSet:
         return cls(questions, kg_sha256, dict(config or {}))
 
 
+def question_length_problem(text: str) -> str | None:
+    """Why ``text`` is too long to be a question (see :data:`MAX_QUESTION_CHARS`), or None.
+
+    >>> question_length_problem("Where is Paris?") is None
+    True
+    """
+    if len(text) <= MAX_QUESTION_CHARS:
+        return None
+    return f"the question is {len(text)} characters long, over the {MAX_QUESTION_CHARS} a question may have"
+
+
 def question_row(question: Question) -> dict[str, Any]:
     """``question`` as a dataset row of :func:`question_features` (``extra`` as JSON)."""
     return {**asdict(question), "extra": json.dumps(question.extra, sort_keys=True)}

@@ -303,7 +303,8 @@ def _locate(data: bytes, fmt: RdfFormat) -> tuple[int | None, int | None]:
     import rdflib
 
     try:
-        rdflib.Graph().parse(data=data, format="xml")
+        with _quiet("rdflib"):
+            rdflib.Graph().parse(data=data, format="xml")
     except Exception as err:  # expat's message ends with ":LINE:COLUMN: reason"
         found = re.search(r":(\d+):(\d+):", str(err))
         if found:
