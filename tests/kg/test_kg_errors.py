@@ -109,3 +109,38 @@ def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(write, capsys, a
 def test_cli_unknown_entity_exits_2(small_ttl, capsys):
     assert main(["kg", "paths", str(small_ttl), "--from", "Atlantis"]) == 2
     assert "no entity with IRI, label or alias 'Atlantis'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("entity.rdf", '<?xml version="1.0"?>\n<!DOCTYPE r [\n<!ENTITY e "x">\n]>\n<r/>', "entity.rdf:3: the XML declares an entity ('e')"),
+        ("entity.trix", "<!DOCTYPE TriX [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>\n<TriX/>", "entity.trix:1: the XML declares"),
+        ("space.trix", "<TriX xmlns='http://www.w3.org/2004/03/trix/trix-1/'><graph>\n<triple><uri>http://a</uri>"
+         "<uri>http://p</uri><uri>http://c</uri></triple>\n<triple><uri>http://a b</uri><uri>http://p</uri>"
+         "<uri>http://c</uri></triple></graph></TriX>", "space.trix:3: 'http://a b' is not a valid IRI"),
+        ("relative.hext", '["http://a", "http://p", "http://c", "globalId", "", ""]\n["rel", "http://p", "http://c", "globalId", "", ""]\n',
+         "relative.hext:2: 'rel' is not a valid IRI (no scheme"),
+        ("lang.hext", '["http://a", "http://p", "x", "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString", "e n", ""]\n',
+         "lang.hext:1: malformed hext: 'e n' is not a valid language tag"),
+        ("garbage.ttl.gz", gzip.compress(b"<http://a> <http://b> <http://c> .\n") + b"junk", "corrupt gzip data"),
+    ],
+)  # fmt: skip
+def test_hostile_and_invalid_terms_have_one_line_with_file_and_line(write, name, content, expected):
+    with pytest.raises(KGLoadError) as caught:
+        load_graph(write(name, content))
+    assert expected in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_gzip_members_load_and_a_bomb_is_stopped_at_the_ratio(write, monkeypatch):
+    from kgpeft.kg import parse
+
+    members = gzip.compress(b"<http://a> <http://b> <http://c> .\n") + gzip.compress(
+        b"<http://c> <http://b> <http://d> .\n"
+    )
+    assert load_graph(write("two.nt.gz", members + b"\0\0")).num_entities == 3
+    monkeypatch.setattr(parse, "MIN_GZIP_LIMIT", 1 << 10)
+    monkeypatch.setattr(parse, "GZIP_CHUNK", 1 << 10)
+    bomb = gzip.compress(b"<http://a> <http://b> <http://c> .\n" * 20_000)  # about 700 KB in 3 KB: over 100x
+    with pytest.raises(KGLoadError, match=r"bomb\.nt\.gz: gzip content over 0 MiB \(100x its compressed size\)"):
+        load_graph(write("bomb.nt.gz", bomb))
