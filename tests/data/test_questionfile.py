@@ -154,8 +154,7 @@ def test_refusing_many_bad_lines_costs_only_the_suggestions_shown(world, tmp_pat
     assert "300 bad lines" in str(err.value) and "and 295 more" in str(err.value) and len(calls) == 5
     assert "skip_bad_lines" in str(err.value) and "--skip-bad-lines" in str(err.value)
     calls.clear()
-    with pytest.warns(BadLineWarning) as record:
-        with pytest.raises(DataError, match="no usable questions"):
-            load_question_file(world, path, skip_bad_lines=True)
+    with pytest.warns(BadLineWarning) as record, pytest.raises(DataError, match="no usable questions"):
+        load_question_file(world, path, skip_bad_lines=True)
     assert len(record) == 6 and "295 more bad lines skipped (lines 6, 7," in str(record[-1].message)
     assert len(calls) == 5
