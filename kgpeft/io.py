@@ -14,13 +14,14 @@ import glob
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from kgpeft.errors import OutputError
+from kgpeft.errors import KGPeftError, OutputError
 from kgpeft.types import StrPath
 
 # kgpeft's own JSON outputs are small; a bigger file at an output path is not one of them.
@@ -340,3 +341,34 @@ def is_kgpeft_json(path: StrPath, key: str) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and key in data
+
+
+def read_user_file(path: StrPath, *, error: type[KGPeftError] = KGPeftError, what: str = "a file") -> bytes:
+    """The file's raw bytes, with one actionable message for each way reading can fail.
+
+    Only a regular file is read, and only as many bytes as it holds: a path that comes from
+    user data (an adapter's record, a config file) may name ``/dev/zero``, a FIFO or a
+    directory, which would read forever, block, or fail obscurely. ``error`` is the type
+    raised and ``what`` the kind of file expected, so every reader of user files shares this.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO blocks a plain open() until a writer comes
+    except FileNotFoundError:
+        raise error(f"{path}: no such file: check the path (it is relative to {Path.cwd()}).") from None
+    except PermissionError:
+        raise error(f"{path}: permission denied: make the file readable (chmod +r) or copy it.") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read the file ({err.strerror or err}).") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path} is a directory: pass {what}.")
+        if not stat.S_ISREG(mode):
+            raise error(f"{path} is not a regular file (a device, FIFO or socket): pass {what}.")
+        with open(fd, "rb", closefd=False) as handle:
+            return handle.read(os.fstat(fd).st_size)  # bounded by the size: a file growing meanwhile is cut there
+    except OSError as err:
+        raise error(f"{path}: cannot read the file ({err.strerror or err}).") from None
+    finally:
+        os.close(fd)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kgpeft.errors import AdapterError, KGPeftError
 from kgpeft.fields import dataclass_from_dict, known_items
-from kgpeft.io import write_json
+from kgpeft.io import read_user_file, write_json
 from kgpeft.types import StrPath
 
 if TYPE_CHECKING:
@@ -201,8 +201,8 @@ class AdapterRecord:
         if not path.is_file():
             raise AdapterError(f"{folder}: no {RECORD_FILE}; this adapter was not trained by kgpeft fit")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            data = json.loads(read_user_file(path, error=AdapterError, what=f"a {RECORD_FILE}"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise AdapterError(f"{path}: unreadable ({err}); retrain or restore the adapter") from err
         return cls.from_dict(data, path)
 

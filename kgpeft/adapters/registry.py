@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
 from kgpeft.errors import AdapterError, KGPeftError
+from kgpeft.io import read_user_file
 from kgpeft.types import StrPath
 
 PEFT_CONFIG_FILE = "adapter_config.json"
@@ -153,8 +154,8 @@ _PEFT_PATTERNS = {"rank_pattern": _is_count, "alpha_pattern": _is_number}
 def read_peft_config(path: Path) -> dict[str, Any]:
     """The LoRA config in an ``adapter_config.json``; :class:`AdapterError` naming the file and key when unusable."""
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        config = json.loads(read_user_file(path, error=AdapterError, what="a PEFT adapter_config.json"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise AdapterError(f"{path}: unreadable ({err}); restore the adapter folder or retrain it") from err
     if not isinstance(config, dict):
         raise AdapterError(f"{path}: not a PEFT config (a JSON object expected); restore it or retrain the adapter")

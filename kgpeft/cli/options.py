@@ -14,7 +14,6 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from kgpeft.errors import KGPeftError
@@ -155,10 +154,13 @@ def load_config_file(path: str | None) -> dict[str, Any]:
         return {}
     import yaml
 
+    from kgpeft.io import read_user_file
+
+    raw = read_user_file(path, what="a YAML or JSON run file")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise KGPeftError(f"{path}: cannot read the config file ({err.strerror})") from err
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise KGPeftError(f"{path}: not UTF-8 text ({err.reason}): save the file as UTF-8") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from kgpeft.data.questions import SPLITS, QuestionSet, synthesize_questions
 from kgpeft.data.splits import assign_splits
 from kgpeft.data.verbalise import Verbaliser, load_templates
 from kgpeft.errors import DataError
-from kgpeft.io import write_json
+from kgpeft.io import read_user_file, write_json
 
 if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
@@ -218,9 +219,8 @@ def cache_key(kg: KnowledgeGraph, config: DataConfig) -> str:
 
 
 def _file_sha256(path: str | None) -> str | None:
+    """The file's sha256, read as the question-file reader reads it: a FIFO or ``/dev/zero``
+    given as a question file is refused in one line rather than hashed forever."""
     if not path:
         return None
-    try:
-        return kgpeft_cache.file_sha256(path)
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror})") from err
+    return hashlib.sha256(read_user_file(path, error=DataError, what="a JSONL or YAML file")).hexdigest()

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 from kgpeft.data.linking import EntityLinker
 from kgpeft.data.questions import Question, question_length_problem
 from kgpeft.errors import DataError
-from kgpeft.kg.parse import read_bytes
+from kgpeft.io import read_user_file
 from kgpeft.types import EntityId, StrPath
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def load_question_file(
 
 def _read_lines(path: Path) -> list[str]:
     """The file's lines; a byte that is not UTF-8 is refused with its line number."""
-    raw = read_bytes(path, error=DataError, what="a JSONL question file")
+    raw = read_user_file(path, error=DataError, what="a JSONL question file")
     try:
         return raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as err:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kgpeft.errors import DataError
+from kgpeft.io import read_user_file
 from kgpeft.types import RelationPath, StrPath
 
 if TYPE_CHECKING:
@@ -146,9 +147,10 @@ def load_templates(path: StrPath) -> dict[str, dict[str, tuple[str, ...]]]:
     {'located in': {'forward': ('Which region is {topic} located in?',)}}
     """
     path = Path(path)
+    raw = read_user_file(path, error=DataError, what="a YAML or JSON templates file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot read question templates: {err}".replace("\n", " ")) from err
     if not isinstance(data, Mapping):
         raise DataError(f"{path}: question templates must map relation IRIs or labels to {{forward, inverse}}")

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import re
-import stat
 import zlib
 from collections.abc import Iterator
 from operator import attrgetter
@@ -26,7 +24,8 @@ from xml.parsers import expat
 import numpy as np
 import pyoxigraph
 
-from kgpeft.errors import KGLoadError, KGPeftError
+from kgpeft.errors import KGLoadError
+from kgpeft.io import read_user_file
 from kgpeft.kg.formats import RdfFormat
 
 if TYPE_CHECKING:
@@ -39,34 +38,9 @@ GZIP_CHUNK = 1 << 20  # inflated at a time, so a bomb is stopped within a chunk 
 MAX_TERM_BYTES = 16 << 20  # Oxigraph's parser refuses a single token (literal, IRI) longer than its 16 MiB buffer
 
 
-def read_bytes(path: Path, *, error: type[KGPeftError] = KGLoadError, what: str = "one RDF file") -> bytes:
-    """The file's raw bytes, with one actionable message for each way reading can fail.
-
-    Only a regular file is read, and only as many bytes as it holds: a path that comes from
-    user data (an adapter's record, a config file) may name ``/dev/zero``, a FIFO or a
-    directory, which would read forever, block, or fail obscurely. ``error`` is the type
-    raised and ``what`` the kind of file expected, so every reader of user files shares this.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO blocks a plain open() until a writer comes
-    except FileNotFoundError:
-        raise error(f"{path}: no such file: check the path (it is relative to {Path.cwd()}).") from None
-    except PermissionError:
-        raise error(f"{path}: permission denied: make the file readable (chmod +r) or copy it.") from None
-    except OSError as err:
-        raise error(f"{path}: cannot read the file ({err.strerror or err}).") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise error(f"{path} is a directory: pass {what}.")
-        if not stat.S_ISREG(mode):
-            raise error(f"{path} is not a regular file (a device, FIFO or socket): pass {what}.")
-        with open(fd, "rb", closefd=False) as handle:
-            return handle.read(os.fstat(fd).st_size)  # bounded by the size: a file growing meanwhile is cut there
-    except OSError as err:
-        raise error(f"{path}: cannot read the file ({err.strerror or err}).") from None
-    finally:
-        os.close(fd)
+def read_bytes(path: Path) -> bytes:
+    """The RDF file's raw bytes (see :func:`kgpeft.io.read_user_file`)."""
+    return read_user_file(path, error=KGLoadError, what="one RDF file")
 
 
 def decompress(raw: bytes, path: Path) -> bytes:

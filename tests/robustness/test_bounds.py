@@ -137,6 +137,34 @@ def test_a_kg_path_that_is_no_regular_file_is_refused_without_reading(place, kin
     assert message.startswith(f"{path}") and expected in message, message
 
 
+_USER_FILE_READERS = {  # every other file a user names, read by the one bounded reader (kgpeft.io.read_user_file)
+    "question_file": "from kgpeft.data import build_dataset\nfrom kgpeft.data.dataset import DataConfig\n"
+    "from kgpeft.kg import load_graph\nkg = load_graph({kg!r}, cache=False)\n"
+    "try:\n    build_dataset(kg, DataConfig(question_file={path!r}))\n"
+    "except KGPeftError as err:\n    sys.exit(print(err, file=sys.stderr) or 2)",
+    "templates": "from kgpeft.data.verbalise import load_templates\n"
+    "try:\n    load_templates({path!r})\nexcept KGPeftError as err:\n    sys.exit(print(err, file=sys.stderr) or 2)",
+    "config": "from kgpeft.cli import main\nsys.exit(main(['fit', '--kg', {kg!r}, '--config', {path!r}]))",
+}
+
+
+@pytest.mark.parametrize("reader", sorted(_USER_FILE_READERS))
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_other_user_files_that_are_no_regular_file_are_refused_without_reading(place, reader, kind):
+    folder, env = place
+    path = folder / "input.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    before = snapshot(folder)
+    code = "from kgpeft.errors import KGPeftError\n" + _USER_FILE_READERS[reader].format(
+        kg=str(COUNTRIES), path=str(path)
+    )
+    message = _check(run_bounded(code, cwd=folder, env=env, timeout=30), before, folder)
+    assert str(path) in message and "is not a regular file (a device, FIFO or socket)" in message, message
+
+
 def test_a_term_over_16_mib_is_one_line_with_its_line(place):
     folder, env = place
     path = folder / "huge.ttl"
