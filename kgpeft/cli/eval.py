@@ -124,13 +124,16 @@ class _ProgressDisplay:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
         )
         self.tasks: dict[str, object] = {}
+        self.started = False
 
     def __enter__(self) -> _ProgressDisplay:
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop_status()
-        self.bars.stop()
+        # Only when started: a non-interactive Progress prints an empty line as it stops (after an error, a second line)
+        if self.started:
+            self.bars.stop()
 
     def _stop_status(self) -> None:
         if self.status is not None:
@@ -146,6 +149,7 @@ class _ProgressDisplay:
         self._stop_status()
         if event == "start":
             self.bars.start()
+            self.started = True
             self.tasks[name] = self.bars.add_task(f"{name:<14}", total=n)
         elif event == "advance":
             self.bars.advance(self.tasks[name], n)
