@@ -81,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     command = next((arg for arg in argv if not arg.startswith("-")), None)
-    with command_output(command, verbose=_wants_verbose(argv)):
-        return _run(argv, command)
+    verbose = _wants_verbose(argv)
+    with command_output(command, verbose=verbose):
+        return _run(argv, command, verbose)
 
 
-def _run(argv: list[str], command: str | None) -> int:
+def _run(argv: list[str], command: str | None, verbose: bool) -> int:
     parser = build_parser(command)
     try:
         args = parser.parse_args(argv)
@@ -104,6 +105,20 @@ def _run(argv: list[str], command: str | None) -> int:
     except KeyboardInterrupt:
         print(f"kgpeft {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:  # the machine, not the input: a full disk, a file locked or vanished mid-run
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"kgpeft {args.command}: error: {where}{err.strerror or err}; nothing was replaced", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug: one line by default, the traceback with --verbose
+        if verbose:
+            raise
+        message = " ".join(str(err).splitlines())[:300]
+        print(
+            f"kgpeft {args.command}: internal error: {type(err).__name__}: {message} "
+            "(a bug in kgpeft: rerun with --verbose for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def not_built(command: str, issue: str) -> KGPeftError:

@@ -242,3 +242,37 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(resumable, tiny_checkpoint
     )
     line = assert_refused(code, capsys, resumable, before)
     assert name in line and "damaged checkpoint" in line
+
+
+# --- failures that are not the input's -------------------------------------------------------------
+
+
+def test_a_full_disk_is_one_line_naming_the_file(session_kg, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import kgpeft.kg.load
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "cache" / "entry"))
+
+    monkeypatch.setattr(kgpeft.kg.load, "load_graph", full)
+    monkeypatch.setattr("kgpeft.kg.load_graph", full, raising=False)
+    before = snapshot(tmp_path)
+    line = assert_refused(main(["kg", "stats", str(session_kg)]), capsys, tmp_path, before)
+    assert line == f"kgpeft kg: error: {tmp_path / 'cache' / 'entry'}: No space left on device; nothing was replaced"
+
+
+def test_a_bug_is_one_line_that_points_to_verbose_and_verbose_shows_the_traceback(session_kg, capsys, monkeypatch):
+    import kgpeft.kg.load
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something kgpeft did not expect\nover two lines")
+
+    monkeypatch.setattr(kgpeft.kg.load, "load_graph", broken)
+    monkeypatch.setattr("kgpeft.kg.load_graph", broken, raising=False)
+    assert main(["kg", "stats", str(session_kg)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "internal error: RuntimeError: something kgpeft did not expect over two lines" in lines[0]
+    assert "--verbose" in lines[0]
+    with pytest.raises(RuntimeError):
+        main(["--verbose", "kg", "stats", str(session_kg)])
