@@ -41,7 +41,7 @@ def add_teacher_flags(parser: argparse.ArgumentParser) -> None:
     from kgpeft.cli.options import add_dataclass_arguments, add_teacher_arguments
     from kgpeft.data import DataConfig
 
-    add_dataclass_arguments(parser.add_argument_group("data options"), DataConfig, ("max_hops",))
+    add_dataclass_arguments(parser.add_argument_group("data options"), DataConfig, ("max_hops", "skip_bad_lines"))
     parser.add_argument("--seed", type=int, default=0, help="Random seed of fitting (default: 0).")
     add_teacher_arguments(parser)
 
@@ -74,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--questions",
         metavar="Q.jsonl",
         help="JSONL question file (default: the questions the teacher was fitted with).",
+    )
+    evaluate.add_argument(
+        "--skip-bad-lines", action="store_true", help="Drop unusable lines of --questions with a warning."
     )
     evaluate.add_argument("--json", metavar="FILE", help="Also write the metrics to this JSON file.")
     evaluate.set_defaults(action="eval")
@@ -134,7 +137,7 @@ def run_eval(args: argparse.Namespace) -> int:
     teacher = load_teacher(args.teacher_dir, kg)
     data_config = dataclass_from_dict(DataConfig, teacher.info.get("data", {}))
     if args.questions:
-        data_config = dataclasses.replace(data_config, question_file=args.questions)
+        data_config = dataclasses.replace(data_config, question_file=args.questions, skip_bad_lines=args.skip_bad_lines)
     questions = build_dataset(kg, data_config).split(args.split)
     if teacher.needs_answers:
         questions = [q for q in questions if q.answers]

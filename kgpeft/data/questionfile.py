@@ -41,8 +41,8 @@ ID_FIELD = "id"
 _SHOWN_IN_ERROR = 5  # bad lines named in the error, or warned about one by one when skipped
 _TYPO_SCORE = 85  # fuzz.ratio to a known field above which a name looks like its typo ("answer", "questoin")
 _REMEDY = (  # true for every reader: the commands that offer the flag are named
-    "Fix or delete those lines, or have them dropped with a warning: --skip-bad-lines on `kgpeft fit` and "
-    "`kgpeft eval`, skip_bad_lines=True in Python"
+    "Fix or delete those lines, or have them dropped with a warning: --skip-bad-lines on `kgpeft fit`, "
+    "`kgpeft eval` and `kgpeft teacher`, skip_bad_lines=True in Python"
 )
 
 

@@ -77,3 +77,21 @@ def test_missing_graph_and_mismatched_teacher_are_one_line_errors(gnn_dir, tmp_p
 def test_teacher_without_action_prints_help(capsys):
     assert main(["teacher"]) == 1
     assert "fit" in capsys.readouterr().out
+
+
+def test_fit_and_eval_take_skip_bad_lines(world_path, tmp_path, capsys):
+    """A question file with a bad line is refused whole, naming the flag that drops it; the flag works."""
+    lines = [
+        json.dumps({"question": f"Which region is {country} in?", "topic": country, "answers": ["Western Europe"]})
+        for country in ("France", "Belgium", "Austria")
+    ]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join([*lines, '{"question": ']) + "\n")
+    fit = ["teacher", "fit", "--kg", str(world_path), "--teacher", "oracle", "--questions", str(questions)]
+    assert main([*fit, "-o", str(tmp_path / "refused")]) == 2
+    assert "--skip-bad-lines" in capsys.readouterr().err and not (tmp_path / "refused").exists()
+    folder = tmp_path / "oracle"
+    assert main([*fit, "--skip-bad-lines", "-o", str(folder)]) == 0
+    evaluate = ["teacher", "eval", "--kg", str(world_path), "--teacher-dir", str(folder), "--questions", str(questions)]
+    assert main(evaluate) == 2
+    assert main([*evaluate, "--skip-bad-lines"]) == 0
