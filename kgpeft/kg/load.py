@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,10 +50,9 @@ def load_graph(
     if entry is not None and (kg := graph_cache.load(entry)) is not None:
         kg.source = str(path)
         return kg
-    with _gc_paused():
-        ntriples = to_ntriples(decompress(raw, path), fmt, name=str(path), base_iri=base_iri)
-        del raw
-        kg = _build(ntriples, name=str(path), language=language, source=str(path))
+    ntriples = to_ntriples(decompress(raw, path), fmt, name=str(path), base_iri=base_iri)
+    del raw
+    kg = _build(ntriples, name=str(path), language=language, source=str(path))
     if entry is not None:
         graph_cache.save(entry, kg)
     return kg
@@ -67,8 +63,7 @@ def _load_rdflib_graph(graph: object, language: str) -> KnowledgeGraph:
 
     if not isinstance(graph, rdflib.Graph):
         raise KGLoadError(f"cannot load a {type(graph).__name__}: pass a path to an RDF file or an rdflib.Graph.")
-    with _gc_paused():
-        return _build(graph_to_ntriples(graph), name="the rdflib graph", language=language, source=None)
+    return _build(graph_to_ntriples(graph), name="the rdflib graph", language=language, source=None)
 
 
 def _build(ntriples: io.BytesIO, *, name: str, language: str, source: str | None) -> KnowledgeGraph:
@@ -81,16 +76,3 @@ def _build(ntriples: io.BytesIO, *, name: str, language: str, source: str | None
             "kgpeft needs entity-to-entity triples to find paths."
         )
     return build_graph(triples, language=language, source=source, sha256=triples.sha256())
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: loading allocates millions of acyclic objects, and
-    the collector would re-scan them again and again (a large share of load time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
