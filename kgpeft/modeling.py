@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgpeft.cache import file_sha256
+from kgpeft.cache import file_sha256, fingerprint
 from kgpeft.errors import ModelLoadError
 from kgpeft.io import atomic_dir, cache_dir
 from kgpeft.types import StrPath
@@ -49,6 +49,9 @@ _VOLATILE_CONFIG_KEYS = {
 }
 
 
+QUANT_STORAGE_TYPES = ("uint8", "bfloat16", "float16", "float32")
+
+
 @dataclass
 class ModelConfig:
     """How to load the base model and which LoRA adapter to put on it."""
@@ -68,6 +71,14 @@ class ModelConfig:
     target_modules: str | list[str] = field(
         default="all-linear", metadata={"help": "Modules that get LoRA: 'all-linear' or a list of module names."}
     )
+    bnb_4bit_quant_storage: str = field(
+        default="uint8",
+        metadata={
+            "help": "Type the packed 4-bit weights are stored in: uint8, or a float type (bfloat16, float16, float32) "
+            "that the model is then loaded and computes in. FSDP shards only float tensors of one type: with FSDP + "
+            "QLoRA set it to the compute type (bfloat16 on GPUs that have it)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if not self.base_model:
@@ -78,6 +89,11 @@ class ModelConfig:
             raise ValueError(f"lora_alpha must be positive, got {self.lora_alpha}")
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.bnb_4bit_quant_storage not in QUANT_STORAGE_TYPES:
+            raise ValueError(
+                f"bnb_4bit_quant_storage must be one of {', '.join(QUANT_STORAGE_TYPES)}, "
+                f"got {self.bnb_4bit_quant_storage!r}"
+            )
         if isinstance(self.target_modules, str) and self.target_modules != "all-linear" and "," in self.target_modules:
             self.target_modules = [m.strip() for m in self.target_modules.split(",") if m.strip()]
 
@@ -162,8 +178,8 @@ def compute_dtype(device: str | None = None) -> torch.dtype:
     return torch.float32
 
 
-def quantization_config(dtype: torch.dtype):
-    """The QLoRA recipe: nf4 weights, double quantisation, compute in ``dtype``."""
+def quantization_config(dtype: torch.dtype, quant_storage: str = "uint8"):
+    """The QLoRA recipe: nf4 weights, double quantisation, compute in ``dtype``, packed in ``quant_storage``."""
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
@@ -171,6 +187,7 @@ def quantization_config(dtype: torch.dtype):
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=dtype,
+        bnb_4bit_quant_storage=quant_storage,
     )
 
 
@@ -207,8 +224,12 @@ def load_base_model(
     load_in_4bit: bool = True,
     dtype: torch.dtype | None = None,
     device_map: Any = None,
+    quant_storage: str = "uint8",
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load the base model (4-bit nf4 by default) and its tokenizer.
+
+    A float ``quant_storage`` (``ModelConfig.bnb_4bit_quant_storage``) is also the type the model
+    loads and computes in, as FSDP needs every tensor it shards, packed 4-bit ones included, in one type.
 
     >>> model, tokenizer = load_base_model("smollm2-135m-instruct", load_in_4bit=False)  # doctest: +SKIP
     """
@@ -217,12 +238,14 @@ def load_base_model(
 
     tokenizer = load_tokenizer(spec)
     location = resolve_base_model(spec)
+    if load_in_4bit and quant_storage != "uint8":
+        dtype = getattr(torch, quant_storage)
     dtype = dtype or compute_dtype()
     if device_map is None and torch.cuda.is_available():
-        device_map = {"": torch.cuda.current_device()}
+        device_map = {"": torch.cuda.current_device()}  # each rank's own GPU under accelerate launch
     kwargs: dict[str, Any] = {"dtype": dtype, "device_map": device_map}
     if load_in_4bit:
-        kwargs["quantization_config"] = quantization_config(dtype)
+        kwargs["quantization_config"] = quantization_config(dtype, quant_storage)
     try:
         model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     except OSError as err:
@@ -253,7 +276,7 @@ def base_model_fingerprint(model_config: Any) -> str:
     """
     data = model_config.to_dict() if hasattr(model_config, "to_dict") else dict(model_config)
     kept = {k: v for k, v in data.items() if k not in _VOLATILE_CONFIG_KEYS}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return fingerprint(kept)[:16]
 
 
 # Bytes read from each tensor (at its start, middle and end) for the weights fingerprint: any retrained,

@@ -177,8 +177,9 @@ def build_config(cls: type, values: Mapping[str, Any], source: str = "options") 
 
     Validation errors (``ValueError`` from ``__post_init__``) become one-line ``KGPeftError``.
     """
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    from kgpeft.fields import known_items
+
     try:
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**known_items(cls, values))
     except (TypeError, ValueError) as err:
         raise KGPeftError(f"invalid {source}: {err}") from err
