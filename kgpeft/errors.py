@@ -40,3 +40,7 @@ class NotBuiltError(KGPeftError):
 
 class OutputError(KGPeftError):
     """An output path cannot be written without losing something: not ours, a file, read-only, or an input."""
+
+
+class StoreError(KGLoadError):
+    """A SPARQL store is down, slow, refuses a query or answers something that is not SPARQL results."""

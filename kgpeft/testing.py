@@ -7,6 +7,8 @@ the default base model's, so prompt rendering and masking are exercised for real
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kgpeft.types import StrPath
@@ -90,3 +92,56 @@ def save_tiny_checkpoint(path: StrPath, *, hidden_size: int = 64, num_layers: in
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def oxigraph_binary() -> str | None:
+    """The ``oxigraph`` server command (PyPI ``oxigraph``, kgpeft's ``dev`` extra) beside this Python, else on PATH."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).with_name("oxigraph")
+    return str(beside) if beside.is_file() else shutil.which("oxigraph")
+
+
+@contextmanager
+def oxigraph_server(rdf_file: StrPath, folder: StrPath, *, startup_s: float = 30.0) -> Iterator[str]:
+    """An Oxigraph SPARQL server on a free loopback port holding ``rdf_file``; yields its query URL.
+
+    ``oxigraph load`` fills a store in ``folder``, ``oxigraph serve`` serves it read-only to
+    kgpeft (which only sends SELECT queries); the server is stopped when the block ends.
+    """
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    binary = oxigraph_binary()
+    if binary is None:
+        raise FileNotFoundError("the oxigraph server is not installed: pip install 'oxigraph>=0.5,<0.6'")
+    location = Path(folder) / "store"
+    subprocess.run(
+        [binary, "load", "--location", str(location), "--file", str(rdf_file)], check=True, capture_output=True
+    )
+    with socket.socket() as probe:  # a port the system just gave out is free for the server to take
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "serve-read-only", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/query"
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:  # ready when it answers a query; bounded, and a server that died is reported at once
+            try:
+                with urllib.request.urlopen(f"{url}?query=ASK%7B%7D", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"oxigraph did not start on port {port}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

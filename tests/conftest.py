@@ -38,3 +38,27 @@ def tiny_tokenizer(tiny_checkpoint):
     from kgpeft.modeling import load_tokenizer
 
     return load_tokenizer(str(tiny_checkpoint))
+
+
+@pytest.fixture(scope="session")
+def sparql_store(tmp_path_factory: pytest.TempPathFactory):
+    """``sparql_store(rdf_file)`` -> the query URL of an Oxigraph server holding that file (one per file, per session).
+
+    Skipped, saying why, only where the ``oxigraph`` server (kgpeft's ``dev`` extra) is not installed.
+    """
+    from contextlib import ExitStack
+
+    from kgpeft.testing import oxigraph_binary, oxigraph_server
+
+    if oxigraph_binary() is None:
+        pytest.skip("the oxigraph server is not installed (pip install 'oxigraph>=0.5,<0.6', in kgpeft's dev extra)")
+    servers: dict[str, str] = {}
+    with ExitStack() as stack:
+
+        def serve(rdf_file) -> str:
+            key = str(rdf_file)
+            if key not in servers:
+                servers[key] = stack.enter_context(oxigraph_server(rdf_file, tmp_path_factory.mktemp("oxigraph")))
+            return servers[key]
+
+        yield serve

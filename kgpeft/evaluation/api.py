@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from kgpeft.errors import AdapterError, DataError
 from kgpeft.evaluation.report import SystemResult
 from kgpeft.evaluation.systems import ProbeSettings, ReasonerSystem, RoutedSystem, System, TeacherSystem
+from kgpeft.kg.sparql import is_store_url
 from kgpeft.types import StrPath
 
 if TYPE_CHECKING:
@@ -335,7 +336,7 @@ def _questions(
 
 def _shown_path(path: str | None) -> str | None:
     """``path`` relative to the working directory when it lies under it (reports get copied and shared)."""
-    if not path:
+    if not path or is_store_url(path):  # a store's URL is shown as given
         return path
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))

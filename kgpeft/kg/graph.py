@@ -8,8 +8,8 @@ and o -(r + R)-> s, sorted by (entity, step, neighbour). A *group* is the run of
 - the neighbours by one step are a slice of ``targets`` (``group_start[g]:group_start[g+1]``),
 - following a step from a whole entity set is one vectorised search plus a gather.
 
-Path search works on entity *sets* per relation sequence, never on individual walks, so a
-hub entity with 1,000 neighbours costs one array operation per candidate step.
+Path search (:class:`kgpeft.kg.base.Graph`) works on entity *sets* per relation sequence, never
+on individual walks, so a hub entity with 1,000 neighbours costs one array operation per candidate step.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from kgpeft.kg.base import Graph, split_by_step
 from kgpeft.kg.labels import literal_texts, sanitize_all
 from kgpeft.kg.strings import StringTable
-from kgpeft.types import EntityId, RelationPath, Step
+from kgpeft.types import EntityId, Step
 
 EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -43,7 +44,7 @@ def term_text(term: str) -> str:
     return term[1:-1] if term.startswith("<") else term
 
 
-class KnowledgeGraph:
+class KnowledgeGraph(Graph):
     """An RDF graph as interned ids, CSR adjacency in both directions, labels and literals.
 
     Build one with :func:`kgpeft.kg.load_graph`.
@@ -170,15 +171,6 @@ class KnowledgeGraph:
 
     # ----------------------------------------------------------------- steps
 
-    def is_inverse(self, step: Step) -> bool:
-        return self._step(step) >= self.num_relations
-
-    def base_relation(self, step: Step) -> int:
-        return self._step(step) % self.num_relations
-
-    def inverse_step(self, step: Step) -> Step:
-        return (self._step(step) + self.num_relations) % self.num_steps
-
     def steps_from(self, e: EntityId) -> np.ndarray:
         """Sorted steps (both directions) with at least one neighbour at ``e``."""
         e = self._entity(e)
@@ -201,24 +193,6 @@ class KnowledgeGraph:
         g = g[inside][self.group_key[g[inside]] == keys[inside]]  # the entities that have this step
         return np.unique(self.targets[gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
 
-    def execute(self, e: EntityId, path: RelationPath | Iterable[Step]) -> np.ndarray:
-        """The endpoint set of a relation path followed from ``e`` (sorted entity ids)."""
-        current = np.array([self._entity(e)], dtype=np.int64)
-        for step in path:
-            if current.size == 0:
-                break
-            current = self.follow(current, step)
-        return current
-
-    def path_is_valid(self, e: EntityId, path: RelationPath) -> bool:
-        """Whether ``path`` is a non-empty sequence of steps that each exist at their frontier from ``e``.
-
-        A step exists when it reaches at least one entity, so this holds exactly when the
-        path's endpoint set is non-empty. A question about the graph, asked by teachers
-        (which paths to keep) and by evaluation (path validity) alike.
-        """
-        return bool(path) and all(0 <= step < self.num_steps for step in path) and self.execute(e, path).size > 0
-
     def _groups_of(self, ents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The groups of every entity in ``ents`` and each group's step."""
         lo = np.searchsorted(self.group_key, ents * self.num_steps)
@@ -234,115 +208,10 @@ class KnowledgeGraph:
             return
         lengths = self.group_start[groups + 1] - self.group_start[groups]
         targets = self.targets[gather_ranges(self.group_start[groups], self.group_start[groups + 1])]
-        # One sort of (step, target) pairs splits every step's endpoint set at once.
-        pairs = np.unique(np.repeat(steps, lengths) * self.num_entities + targets)
-        pair_steps = pairs // self.num_entities
-        bounds = np.flatnonzero(np.r_[True, pair_steps[1:] != pair_steps[:-1], True])
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            yield int(pair_steps[a]), pairs[a:b] % self.num_entities
+        yield from split_by_step(np.repeat(steps, lengths), targets, self.num_entities)
 
-    def relation_paths(self, e: EntityId, max_hops: int, max_paths: int = 10_000) -> list[RelationPath]:
-        """Distinct relation paths of 1..``max_hops`` steps from ``e`` with non-empty endpoint sets.
+    def _step_set(self, ents: np.ndarray) -> list[int]:
+        return np.unique(self._groups_of(ents)[1]).tolist()
 
-        Breadth-first (shorter paths first), then in step order; at most ``max_paths``.
-        Works on endpoint sets per path, so cost grows with the number of paths, not walks.
-        """
-        paths: list[RelationPath] = []
-        frontier: list[tuple[RelationPath, np.ndarray]] = [((), np.array([self._entity(e)], dtype=np.int64))]
-        for hop in range(1, max_hops + 1):
-            last = hop == max_hops
-            next_frontier: list[tuple[RelationPath, np.ndarray]] = []
-            for path, ents in frontier:
-                if last:  # the last hop needs only which steps exist, not where they lead
-                    steps = np.unique(self._groups_of(ents)[1]).tolist()
-                    paths.extend((*path, s) for s in steps[: max_paths - len(paths)])
-                else:
-                    for step, reached in self._expand(ents):
-                        paths.append((*path, step))
-                        next_frontier.append(((*path, step), reached))
-                        if len(paths) >= max_paths:
-                            break
-                if len(paths) >= max_paths:
-                    return paths
-            frontier = next_frontier
-        return paths
-
-    def shortest_paths(
-        self, e: EntityId, answers: Iterable[EntityId] | np.ndarray, max_hops: int, max_paths: int = 32
-    ) -> list[RelationPath]:
-        """The shortest relation paths (>= 1 step) from ``e`` whose walks reach any of ``answers``.
-
-        Every returned path has the same, minimal length (<= ``max_hops``); they come in step
-        order, at most ``max_paths``; none when no answer is within ``max_hops``.
-        """
-        start = self._entity(e)
-        targets = self._entities(answers)
-        if targets.size == 0 or max_hops < 1:
-            return []
-        distance = self._distances_to(targets, max_hops - 1)
-        first = self.targets[self.entity_start[start] : self.entity_start[start + 1]]
-        if first.size == 0:
-            return []
-        length = 1 + int(distance[first].min())
-        if length > max_hops:
-            return []
-        found: list[RelationPath] = []
-
-        def search(path: RelationPath, ents: np.ndarray) -> None:
-            remaining = length - len(path) - 1  # steps still to take after the next one
-            for step, reached in self._expand(ents):
-                reached = reached[distance[reached] <= remaining]  # only entities still on course
-                if reached.size == 0:
-                    continue
-                if remaining == 0:
-                    found.append((*path, step))
-                else:
-                    search((*path, step), reached)
-                if len(found) >= max_paths:
-                    return
-
-        search((), np.array([start], dtype=np.int64))
-        return found[:max_paths]
-
-    def _distances_to(self, targets: np.ndarray, max_distance: int) -> np.ndarray:
-        """Steps from each entity to the nearest target (``max_distance + 1`` when farther).
-
-        Every step has an inverse, so distance to the targets is breadth-first search from them.
-        """
-        distance = np.full(self.num_entities, max_distance + 1, dtype=np.int64)
-        distance[targets] = 0
-        frontier = targets
-        for d in range(1, max_distance + 1):
-            around = self.targets[gather_ranges(self.entity_start[frontier], self.entity_start[frontier + 1])]
-            frontier = np.unique(around[distance[around] > d])
-            if frontier.size == 0:
-                break
-            distance[frontier] = d
-        return distance
-
-    # ----------------------------------------------------------------- checks
-
-    def _entity(self, e: EntityId) -> int:
-        e = int(e)
-        if not 0 <= e < self.num_entities:
-            raise IndexError(f"entity id {e} out of range [0, {self.num_entities})")
-        return e
-
-    def _relation(self, r: int) -> int:
-        r = int(r)
-        if not 0 <= r < self.num_relations:
-            raise IndexError(f"relation id {r} out of range [0, {self.num_relations})")
-        return r
-
-    def _step(self, step: Step) -> int:
-        step = int(step)
-        if not 0 <= step < self.num_steps:
-            raise IndexError(f"step {step} out of range [0, {self.num_steps})")
-        return step
-
-    def _entities(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
-        ents = np.unique(np.fromiter(entities, dtype=np.int64) if not isinstance(entities, np.ndarray) else entities)
-        ents = ents.astype(np.int64, copy=False)
-        if ents.size and (ents[0] < 0 or ents[-1] >= self.num_entities):
-            raise IndexError(f"entity ids out of range [0, {self.num_entities})")
-        return ents
+    def _around(self, ents: np.ndarray) -> np.ndarray:
+        return self.targets[gather_ranges(self.entity_start[ents], self.entity_start[ents + 1])]

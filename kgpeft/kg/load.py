@@ -13,6 +13,7 @@ from kgpeft.kg.build import build_graph
 from kgpeft.kg.formats import resolve_format
 from kgpeft.kg.graph import KnowledgeGraph
 from kgpeft.kg.parse import decompress, graph_to_ntriples, read_bytes, to_ntriples
+from kgpeft.kg.sparql import SparqlGraph, is_store_url
 from kgpeft.kg.triples import split_ntriples
 
 if TYPE_CHECKING:
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
 
 def load_graph(
     source: StrPath | rdflib.Graph, *, format: str | None = None, language: str = "en", cache: bool = True
-) -> KnowledgeGraph:
+) -> KnowledgeGraph | SparqlGraph:
     """Load an RDF file (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD, N3, TriX, HexTuples;
-    optionally gzipped) or an ``rdflib.Graph`` into a :class:`KnowledgeGraph`.
+    optionally gzipped) or an ``rdflib.Graph`` into a :class:`KnowledgeGraph`; a SPARQL endpoint URL
+    (``http(s)://...`` or ``sparql+http(s)://...``) gives a :class:`~kgpeft.kg.sparql.SparqlGraph`,
+    which serves the same interface (:class:`~kgpeft.kg.base.Graph`) from the store.
 
     ``format`` overrides the format implied by the file extension; ``language`` is the
     preferred language of labels and descriptions. Built indexes are cached on disk
@@ -41,6 +44,8 @@ def load_graph(
     language = language.strip().lower()
     if not isinstance(source, str | os.PathLike):
         return _load_rdflib_graph(source, language)
+    if is_store_url(source):
+        return SparqlGraph(source, language=language, cache=cache)
 
     path = Path(source)
     raw = read_bytes(path)

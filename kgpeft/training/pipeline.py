@@ -18,6 +18,7 @@ from typing import Any
 from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
 from kgpeft.errors import OutputError
 from kgpeft.io import atomic_dir, check_output_dir, write_json
+from kgpeft.kg.sparql import is_store_url, store_name
 from kgpeft.modeling import (
     base_model_fingerprint,
     base_weights_fingerprint,
@@ -46,6 +47,8 @@ class FitResult:
 
 def default_output_dir(kg_path: StrPath) -> Path:
     """``adapters/<KG file stem>/`` (``countries.ttl.gz`` -> ``adapters/countries``)."""
+    if is_store_url(kg_path):  # a SPARQL store: named after its host and port
+        return Path("adapters") / store_name(str(kg_path))
     name = Path(kg_path).name
     return Path("adapters") / name.split(".")[0]
 
@@ -201,7 +204,7 @@ def fit(
         domain=output_dir.name,
         base_model_fingerprint=base_model_fingerprint(model.config),
         base_weights_fingerprint=base_weights_fingerprint(model.name_or_path),
-        kg_path=str(Path(kg).resolve()),
+        kg_path=str(kg) if is_store_url(kg) else str(Path(kg).resolve()),
         kg_sha256=graph.sha256,
         sizes={name: len(dataset.split(name)) for name in ("train", "validation", "test")},
         train_rows=len(train_rows),

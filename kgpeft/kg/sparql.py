@@ -1,0 +1,453 @@
+"""``SparqlGraph``: a knowledge graph kept in a SPARQL 1.1 store, asked as the stages need it.
+
+The graph is split in two by size:
+
+- **The catalogue** (entities, relations, labels, aliases, descriptions, attributes) is read
+  once, in pages, and built by the same code that builds an in-memory graph
+  (:func:`kgpeft.kg.build.build_graph`), so ids, labels and their disambiguation are exactly
+  those of the file the store was loaded from. It is cached on disk under
+  ``cache_dir("kg")``, keyed by the store's *identity* (see :meth:`SparqlClient.identity`).
+  It holds what the store has of literals and the list of entities: O(entities) memory.
+- **The adjacency** (entity-to-entity triples, the bulk of a large graph) stays in the store.
+  Neighbour lists are fetched per entity in both directions, many entities per query (``VALUES``),
+  with read-ahead for scans in id order, and kept in a bounded LRU cache.
+
+Entity ids are the positions of entity IRIs in N-Triples term order, as in memory. Blank nodes
+are left out: a SPARQL query cannot name a blank node it got from an earlier answer.
+
+Only ``SELECT`` queries are sent (checked before sending): kgpeft never writes to a store.
+Every query has a timeout (``KGPEFT_SPARQL_TIMEOUT`` seconds, default 60) and is retried
+twice when the connection fails or the store is busy (HTTP 503); every failure is one
+:class:`~kgpeft.errors.StoreError` line naming the URL.
+
+>>> kg = SparqlGraph("http://127.0.0.1:7878/query")  # doctest: +SKIP
+>>> kg.entity_label(kg.entity_by_iri("http://kgpeft.dev/countries/country/FRA"))  # doctest: +SKIP
+'France'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pyoxigraph
+
+from kgpeft.errors import StoreError
+from kgpeft.kg import cache as graph_cache
+from kgpeft.kg.base import Graph, split_by_step
+from kgpeft.kg.build import build_graph
+from kgpeft.kg.graph import EMPTY, KnowledgeGraph
+from kgpeft.kg.labels import RDF_TYPE, fallback_label
+from kgpeft.kg.triples import split_ntriples
+from kgpeft.types import EntityId, Step
+
+STORE_SCHEMES = ("http://", "https://", "sparql+http://", "sparql+https://")
+PAGE = 100_000  # rows per catalogue page
+BATCH = 256  # entities per neighbour query
+RETRIES = 2
+# An entity that no literal, type or sampled triple names is listed to the catalogue builder by
+# one literal with this predicate: it makes the entity a node without inventing a relation.
+MARKER = "urn:kgpeft:sparql-entity"
+_READ_ONLY = re.compile(r"\A\s*(?:(?:PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*(?:SELECT|ASK)\b", re.IGNORECASE)
+
+# The queries kgpeft sends (the README lists them too).
+INVENTORY = """SELECT ?p (COUNT(*) AS ?n) (SUM(IF(isLiteral(?o), 1, 0)) AS ?literals)
+  (SUM(IF(isIRI(?s) && isIRI(?o), 1, 0)) AS ?links) WHERE { ?s ?p ?o } GROUP BY ?p"""
+ENTITIES = """SELECT DISTINCT ?e WHERE { { ?e ?p ?o FILTER(isIRI(?o)) } UNION { ?s ?p ?e FILTER(isIRI(?s)) }
+  FILTER(isIRI(?e)) }"""
+LITERALS = "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(isIRI(?s) && isLiteral(?o)) }"
+TYPES = f"SELECT ?s ?o WHERE {{ ?s <{RDF_TYPE}> ?o FILTER(isIRI(?s) && isIRI(?o)) }}"
+SAMPLE = "SELECT ?s ?o WHERE {{ ?s <{p}> ?o FILTER(isIRI(?s) && isIRI(?o)) }} LIMIT 1"
+INCIDENT = """SELECT ?s ?p ?o WHERE {{ VALUES ?x {{ {values} }}
+  {{ ?x ?p ?o BIND(?x AS ?s) }} UNION {{ ?s ?p ?x BIND(?x AS ?o) }} FILTER(isIRI(?s) && isIRI(?o)) }}"""
+NEIGHBOURS = """SELECT ?e ?p ?o ?inverse WHERE {{ VALUES ?e {{ {values} }}
+  {{ ?e ?p ?o FILTER(isIRI(?o)) BIND(false AS ?inverse) }} UNION {{ ?o ?p ?e FILTER(isIRI(?o)) BIND(true AS ?inverse) }} }}"""
+DEGREES = """SELECT ?e (COUNT(*) AS ?d) WHERE {
+  { ?e ?p ?o FILTER(isIRI(?o)) } UNION { ?o ?p ?e FILTER(isIRI(?o)) } FILTER(isIRI(?e)) } GROUP BY ?e"""
+
+
+def is_store_url(source: object) -> bool:
+    """Whether ``source`` names a SPARQL endpoint (``http(s)://...`` or ``sparql+http(s)://...``) rather than a file."""
+    return isinstance(source, str) and source.lower().startswith(STORE_SCHEMES)
+
+
+def endpoint_url(source: str) -> str:
+    """The HTTP URL of a store source: ``sparql+http://h/q`` -> ``http://h/q``."""
+    return source[len("sparql+") :] if source.lower().startswith("sparql+") else source
+
+
+class SparqlClient:
+    """SELECT queries over the SPARQL 1.1 protocol (form-encoded POST, JSON results), with timeout and retries."""
+
+    def __init__(self, url: str, *, timeout: float | None = None, retries: int = RETRIES) -> None:
+        self.url = endpoint_url(url)
+        if timeout is None:
+            timeout = _timeout_from_environment()
+        self.timeout = timeout
+        self.retries = retries
+        self.queries = 0  # sent so far: benchmarks and tests read it
+
+    def select(self, query: str) -> list[dict[str, dict[str, str]]]:
+        """The result rows of a SELECT query, each ``{variable: {"type": ..., "value": ...}}``."""
+        if not _READ_ONLY.match(query):  # kgpeft reads stores, never writes them
+            raise ValueError(f"refusing to send a query that is not SELECT or ASK: {query[:60]!r}")
+        body = urllib.parse.urlencode({"query": query}).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            headers={"Accept": "application/sparql-results+json", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    payload = response.read()
+                break
+            except urllib.error.HTTPError as err:
+                if err.code == 503 and attempt < self.retries:  # busy: worth another try
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise StoreError(f"{self.url}: the store refused a query: {_http_reason(err)}") from None
+            except TimeoutError:
+                raise StoreError(
+                    f"{self.url}: the store did not answer within {self.timeout:g} s; "
+                    "check that it is not overloaded, or raise KGPEFT_SPARQL_TIMEOUT (seconds)."
+                ) from None
+            except (urllib.error.URLError, OSError) as err:
+                reason = getattr(err, "reason", err)
+                if isinstance(reason, TimeoutError | socket.timeout):
+                    raise StoreError(
+                        f"{self.url}: the store did not answer within {self.timeout:g} s; "
+                        "check that it is not overloaded, or raise KGPEFT_SPARQL_TIMEOUT (seconds)."
+                    ) from None
+                if attempt < self.retries:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise StoreError(
+                    f"{self.url}: no SPARQL store answers there ({_one_line(str(reason))}); "
+                    "start the store, or check the host and port in --kg."
+                ) from None
+        self.queries += 1
+        try:
+            rows = json.loads(payload)["results"]["bindings"]
+            if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                raise TypeError("bindings is not a list of rows")
+        except (ValueError, KeyError, TypeError) as err:
+            raise StoreError(
+                f"{self.url}: the answer is not SPARQL JSON results ({_one_line(str(err))}); "
+                "check that the URL is the store's SPARQL query endpoint (Oxigraph: /query)."
+            ) from None
+        return rows
+
+    def pages(self, query: str, page: int = PAGE) -> Iterator[dict[str, dict[str, str]]]:
+        """All rows of ``query``, read ``page`` rows at a time (LIMIT/OFFSET over the store's stable order)."""
+        offset = 0
+        while True:
+            rows = self.select(f"{query} LIMIT {page} OFFSET {offset}")
+            yield from rows
+            if len(rows) < page:
+                return
+            offset += page
+
+
+def _timeout_from_environment() -> float:
+    text = os.environ.get("KGPEFT_SPARQL_TIMEOUT", "60")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise StoreError(f"KGPEFT_SPARQL_TIMEOUT={text!r} is not a positive number of seconds; set it to e.g. 60.")
+    return value
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _http_reason(err: urllib.error.HTTPError) -> str:
+    """``HTTP 400 Bad Request: <the store's own message, on one line>``."""
+    try:
+        message = err.read(4096).decode("utf-8", "replace")
+    except OSError:
+        message = ""
+    hint = "; check the endpoint path in --kg (Oxigraph serves SPARQL at /query)" if err.code == 404 else ""
+    return _one_line(f"HTTP {err.code} {err.reason}: {message}".rstrip(": ")) + hint
+
+
+def _ntriples(term: dict[str, str]) -> str:
+    """A SPARQL JSON term in N-Triples, as Oxigraph writes it (so the catalogue parses like a file)."""
+    kind, value = term.get("type"), term.get("value", "")
+    if kind == "uri":
+        return str(pyoxigraph.NamedNode(value))
+    if kind in ("literal", "typed-literal"):
+        if "xml:lang" in term:
+            return str(pyoxigraph.Literal(value, language=term["xml:lang"]))
+        if "datatype" in term:
+            return str(pyoxigraph.Literal(value, datatype=pyoxigraph.NamedNode(term["datatype"])))
+        return str(pyoxigraph.Literal(value))
+    raise ValueError(f"unexpected term {term!r}")
+
+
+def _values(iris: Iterable[str]) -> str:
+    return " ".join(str(pyoxigraph.NamedNode(iri)) for iri in iris)
+
+
+class SparqlGraph(Graph):
+    """A knowledge graph served by a SPARQL 1.1 endpoint, with the in-memory graph's ids and labels.
+
+    ``cache_entities`` bounds the neighbour-list cache (entities whose lists are kept);
+    ``cache=False`` rebuilds the catalogue instead of reading it from disk.
+
+    >>> kg = SparqlGraph("http://127.0.0.1:7878/query")  # doctest: +SKIP
+    >>> kg.neighbors(kg.entity_by_label("France"), kg.relation_by_label("located in"))  # doctest: +SKIP
+    array([...])
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        language: str = "en",
+        cache: bool = True,
+        timeout: float | None = None,
+        cache_entities: int = 100_000,
+    ) -> None:
+        self.client = SparqlClient(url, timeout=timeout)
+        self.source = url
+        inventory = self.client.select(INVENTORY)
+        try:
+            self.predicate_counts = {
+                row["p"]["value"]: (int(row["n"]["value"]), int(row["literals"]["value"]), int(row["links"]["value"]))
+                for row in inventory
+            }
+        except (KeyError, ValueError, TypeError):
+            raise StoreError(
+                f"{self.client.url}: the store's predicate counts are not numbers; is this a SPARQL store?"
+            ) from None
+        relations = sorted((iri for iri, (_, _, links) in self.predicate_counts.items() if links), key=_term_key)
+        if not relations:
+            raise StoreError(
+                f"{self.client.url}: the store holds no triple linking two IRIs: "
+                "kgpeft needs entity-to-entity triples (check that the graph was loaded into the default graph)."
+            )
+        # Identity: the URL and every predicate's counts. Cheap (one aggregate query) and changes
+        # with any insertion or deletion that adds or removes a triple of some predicate.
+        self.sha256 = hashlib.sha256(
+            json.dumps([self.client.url, sorted(self.predicate_counts.items())]).encode()
+        ).hexdigest()
+        entry = graph_cache.cache_path(self.sha256.encode(), kind="sparql", language=language) if cache else None
+        catalogue = graph_cache.load(entry) if entry is not None else None
+        if catalogue is None:
+            catalogue = self._build_catalogue(relations, language)
+            if entry is not None:
+                graph_cache.save(entry, catalogue)
+        self.catalogue = catalogue
+        self.num_entities = catalogue.num_entities
+        self.num_relations = catalogue.num_relations
+        self.num_steps = catalogue.num_steps
+        self.num_triples = sum(links for _, _, links in self.predicate_counts.values())
+        self._relation_of = {catalogue.relation_iri(r): r for r in range(self.num_relations)}
+        self._adjacency: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_entities = cache_entities
+
+    def __repr__(self) -> str:
+        return (f"SparqlGraph(source={self.source!r}, entities={self.num_entities}, "
+                f"relations={self.num_relations}, triples={self.num_triples}, sha256={self.sha256[:12]})")  # fmt: skip
+
+    # ----------------------------------------------------------------- the catalogue
+
+    def _build_catalogue(self, relations: list[str], language: str) -> KnowledgeGraph:
+        """The names of the graph, built from literal, ``rdf:type`` and one sampled triple per relation.
+
+        Those triples, as N-Triples, go through the file loader's own interning and building,
+        so labels, disambiguation and ids come out as for the file.
+        """
+        lines: list[str] = []
+        named: set[str] = set()
+        for row in self.client.pages(LITERALS):
+            lines.append(f"{_ntriples(row['s'])} {_ntriples(row['p'])} {_ntriples(row['o'])} .")
+            named.add(row["s"]["value"])
+        edges = [(row["s"], {"type": "uri", "value": RDF_TYPE}, row["o"]) for row in self.client.pages(TYPES)]
+        for p in relations:  # every relation needs one triple to be one, in its place among the relations
+            edges += [
+                (row["s"], {"type": "uri", "value": p}, row["o"]) for row in self.client.select(SAMPLE.format(p=p))
+            ]
+        entities = [row["e"]["value"] for row in self.client.pages(ENTITIES)]
+        # An entity that is also a predicate is an entity only through its own entity-to-entity triples.
+        predicates = [iri for iri in entities if iri in self.predicate_counts]
+        for start in range(0, len(predicates), BATCH):
+            query = INCIDENT.format(values=_values(predicates[start : start + BATCH]))
+            edges += [(row["s"], row["p"], row["o"]) for row in self.client.select(query)]
+        for s, p, o in edges:
+            lines.append(f"{_ntriples(s)} {_ntriples(p)} {_ntriples(o)} .")
+            named.update((s["value"], o["value"]))
+        lines += [f'{_ntriples({"type": "uri", "value": e})} <{MARKER}> "" .' for e in entities if e not in named]
+        triples = split_ntriples(io.BytesIO("\n".join(sorted(set(lines))).encode() + b"\n"))
+        catalogue = build_graph(triples, language=language, source=self.source, sha256=self.sha256)
+        catalogue.meta["num_literal_triples"] = sum(lit for _, lit, _ in self.predicate_counts.values())
+        return catalogue
+
+    # ----------------------------------------------------------------- names: from the catalogue
+
+    def entity_iri(self, e: EntityId) -> str:
+        return self.catalogue.entity_iri(e)
+
+    def relation_iri(self, r: int) -> str:
+        return self.catalogue.relation_iri(r)
+
+    def entity_label(self, e: EntityId) -> str:
+        return self.catalogue.entity_label(e)
+
+    def relation_label(self, r: int) -> str:
+        return self.catalogue.relation_label(r)
+
+    def entity_aliases(self, e: EntityId) -> list[str]:
+        return self.catalogue.entity_aliases(e)
+
+    def entity_description(self, e: EntityId) -> str | None:
+        return self.catalogue.entity_description(e)
+
+    def entity_attributes(self, e: EntityId) -> list[tuple[str, str]]:
+        marker = fallback_label(MARKER)
+        return [(p, text) for p, text in self.catalogue.entity_attributes(e) if (p, text) != (marker, "")]
+
+    def relation_literals(self, r: int, predicate_iri: str) -> list[str]:
+        return self.catalogue.relation_literals(r, predicate_iri)
+
+    def entity_by_iri(self, iri: str) -> EntityId | None:
+        return self.catalogue.entity_by_iri(iri)
+
+    def entity_by_label(self, label: str) -> EntityId | None:
+        return self.catalogue.entity_by_label(label)
+
+    def entities_by_name(self, name: str) -> list[EntityId]:
+        return self.catalogue.entities_by_name(name)
+
+    def relation_by_label(self, label: str) -> int | None:
+        return self.catalogue.relation_by_label(label)
+
+    # ----------------------------------------------------------------- adjacency: from the store
+
+    def steps_from(self, e: EntityId) -> np.ndarray:
+        return self._lists([self._entity(e)])[0][0]
+
+    def neighbors(self, e: EntityId, step: Step) -> np.ndarray:
+        step = self._step(step)
+        steps, starts, targets = self._lists([self._entity(e)])[0]
+        i = int(np.searchsorted(steps, step))
+        if i == len(steps) or steps[i] != step:
+            return EMPTY
+        return targets[starts[i] : starts[i + 1]]
+
+    def follow(self, entities: Iterable[EntityId] | np.ndarray, step: Step) -> np.ndarray:
+        step = self._step(step)
+        ents = self._entities(entities)
+        reached = [
+            targets[starts[i] : starts[i + 1]]
+            for steps, starts, targets in self._lists(ents.tolist())
+            if (i := int(np.searchsorted(steps, step))) < len(steps) and steps[i] == step
+        ]
+        return np.unique(np.concatenate(reached)) if reached else EMPTY
+
+    def _expand(self, ents: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        lists = self._lists(ents.tolist())
+        if not any(len(targets) for _, _, targets in lists):
+            return
+        steps = np.concatenate([np.repeat(steps, np.diff(starts)) for steps, starts, _ in lists])
+        targets = np.concatenate([targets for _, _, targets in lists])
+        yield from split_by_step(steps, targets, self.num_entities)
+
+    def _step_set(self, ents: np.ndarray) -> list[int]:
+        return np.unique(np.concatenate([steps for steps, _, _ in self._lists(ents.tolist())])).tolist()
+
+    def _around(self, ents: np.ndarray) -> np.ndarray:
+        return np.concatenate([targets for _, _, targets in self._lists(ents.tolist())] + [EMPTY])
+
+    def _lists(self, ents: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per entity, its neighbour lists as (sorted steps, start of each step's targets, targets)."""
+        missing = [e for e in dict.fromkeys(ents) if e not in self._adjacency]
+        if len(missing) == 1:  # a scan in id order (question synthesis, edge lists) asks the next ones soon
+            ahead = range(missing[0] + 1, min(missing[0] + BATCH, self.num_entities))
+            missing += [e for e in ahead if e not in self._adjacency]
+        for start in range(0, len(missing), BATCH):
+            self._fetch(missing[start : start + BATCH])
+        found = []
+        for e in ents:
+            self._adjacency.move_to_end(e)
+            found.append(self._adjacency[e])
+        while len(self._adjacency) > max(self._cache_entities, len(ents)):
+            self._adjacency.popitem(last=False)
+        return found
+
+    def _fetch(self, ents: list[int]) -> None:
+        """Neighbour lists of ``ents`` in both directions, one query."""
+        rows = self.client.select(NEIGHBOURS.format(values=_values(self.entity_iri(e) for e in ents)))
+        found: list[tuple[int, int, int]] = []
+        for row in rows:
+            try:
+                e = self.catalogue.entity_by_iri(row["e"]["value"])
+                r = self._relation_of.get(row["p"]["value"])
+                o = self.catalogue.entity_by_iri(row["o"]["value"])
+                inverse = row["inverse"]["value"] == "true"
+            except (KeyError, TypeError):
+                raise StoreError(
+                    f"{self.client.url}: a neighbour query's answer lacks variables; is this a SPARQL store?"
+                ) from None
+            if e is None or r is None or o is None:
+                raise StoreError(
+                    f"{self.client.url}: the store holds a triple its catalogue does not know "
+                    f"({row['e']['value']} {row['p']['value']} {row['o']['value']}): it changed while in use; run again."
+                )
+            found.append((e, r + self.num_relations if inverse else r, o))
+        table = np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 3)  # (rows, 3) entity, step, target
+        for e in ents:
+            lo, hi = np.searchsorted(table[:, 0], [e, e + 1])
+            steps, targets = table[lo:hi, 1], table[lo:hi, 2]
+            first = np.flatnonzero(np.r_[True, steps[1:] != steps[:-1]]) if len(steps) else EMPTY
+            self._adjacency[e] = (steps[first], np.r_[first, len(steps)].astype(np.int64), targets)
+
+    # ----------------------------------------------------------------- statistics
+
+    def stats(self, top_relations: int = 10) -> dict[str, Any]:
+        """What :func:`kgpeft.kg.stats.graph_stats` reports, from the store's counts and the catalogue."""
+        degree = np.zeros(self.num_entities, dtype=np.int64)
+        for row in self.client.pages(DEGREES):
+            if (e := self.catalogue.entity_by_iri(row["e"]["value"])) is not None:
+                degree[e] = int(row["d"]["value"])
+        per_relation = [self.predicate_counts[self.relation_iri(r)][2] for r in range(self.num_relations)]
+        meta = self.catalogue.meta
+        return {
+            "entities": self.num_entities,
+            "relations": self.num_relations,
+            "triples": self.num_triples,
+            "literal_triples": meta["num_literal_triples"],
+            "label_coverage": meta["num_labelled"] / max(self.num_entities, 1),
+            "description_coverage": meta["num_described"] / max(self.num_entities, 1),
+            "aliases": len(self.catalogue.alias_value),
+            "degree": degree,
+            "per_relation": np.array(per_relation, dtype=np.int64),
+        }
+
+
+def _term_key(iri: str) -> bytes:
+    """Sort key of an IRI as the file loader orders terms: its N-Triples bytes (``<`` and ``>`` included)."""
+    return f"<{iri}>".encode()
+
+
+def store_name(url: str) -> str:
+    """A folder name for what is trained on a store: ``http://127.0.0.1:7878/query`` -> ``127.0.0.1-7878``."""
+    parts = urllib.parse.urlsplit(endpoint_url(url))
+    return f"{parts.hostname or 'sparql'}-{parts.port}" if parts.port else parts.hostname or "sparql"
