@@ -262,6 +262,7 @@ class SparqlGraph(Graph):
         self._relation_of = {catalogue.relation_iri(r): r for r in range(self.num_relations)}
         self._adjacency: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_entities = cache_entities
+        self._last_miss = -2  # the last entity fetched: read-ahead starts when misses come in id order
 
     def __repr__(self) -> str:
         return (f"SparqlGraph(source={self.source!r}, entities={self.num_entities}, "
@@ -379,9 +380,13 @@ class SparqlGraph(Graph):
     def _lists(self, ents: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per entity, its neighbour lists as (sorted steps, start of each step's targets, targets)."""
         missing = [e for e in dict.fromkeys(ents) if e not in self._adjacency]
-        if len(missing) == 1:  # a scan in id order (question synthesis, edge lists) asks the next ones soon
+        if len(missing) == 1 and missing[0] - 1 == self._last_miss:
+            # A scan in id order (question synthesis, edge lists) will ask the next ones soon;
+            # random access (answering a question) does not, and must not pay for them.
             ahead = range(missing[0] + 1, min(missing[0] + BATCH, self.num_entities))
             missing += [e for e in ahead if e not in self._adjacency]
+        if missing:
+            self._last_miss = missing[-1]
         for start in range(0, len(missing), BATCH):
             self._fetch(missing[start : start + BATCH])
         found = []
