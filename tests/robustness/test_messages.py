@@ -272,7 +272,9 @@ def test_a_bug_is_one_line_that_points_to_verbose_and_verbose_shows_the_tracebac
     monkeypatch.setattr("kgpeft.kg.load_graph", broken, raising=False)
     assert main(["kg", "stats", str(session_kg)]) == 1
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and "internal error: RuntimeError: something kgpeft did not expect over two lines" in lines[0]
+    assert (
+        len(lines) == 1 and "internal error: RuntimeError: something kgpeft did not expect over two lines" in lines[0]
+    )
     assert "--verbose" in lines[0]
     with pytest.raises(RuntimeError):
         main(["--verbose", "kg", "stats", str(session_kg)])
