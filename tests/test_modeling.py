@@ -44,10 +44,29 @@ def test_alias_without_its_package_names_the_install(monkeypatch):
         resolve_base_model("ghost")
 
 
-@pytest.mark.parametrize("field,value", [("lora_r", 0), ("lora_alpha", -1), ("lora_dropout", 1.0), ("base_model", "")])
+@pytest.mark.parametrize(
+    "field,value",
+    [("lora_r", 0), ("lora_alpha", -1), ("lora_dropout", 1.0), ("base_model", ""), ("bnb_4bit_quant_storage", "int4")],
+)
 def test_model_config_validates_fields(field, value):
     with pytest.raises(ValueError, match=field):
         ModelConfig(**{field: value})
+
+
+def test_float_quant_storage_packs_the_4bit_weights_in_the_type_the_model_computes_in(tiny_checkpoint):
+    """FSDP + QLoRA: one float type for every tensor FSDP shards; the default stays uint8 (as before)."""
+    assert ModelConfig().bnb_4bit_quant_storage == "uint8"
+    batch = torch.tensor([[5, 6, 7, 8]])
+    logits = {}
+    for storage in ("uint8", "float32"):
+        model, _ = load_base_model(str(tiny_checkpoint), quant_storage=storage)
+        packed = model.model.layers[0].self_attn.q_proj.weight
+        assert type(packed).__name__ == "Params4bit" and packed.dtype == getattr(torch, storage)
+        assert {p.dtype for p in model.parameters() if p.is_floating_point()} == {model.dtype}
+        with torch.no_grad():
+            logits[storage] = model(input_ids=batch).logits
+    # The same nf4 codes, only packed in wider words: the same function of the input
+    torch.testing.assert_close(logits["uint8"], logits["float32"])
 
 
 def test_fingerprint_ignores_how_the_base_was_loaded(tiny_checkpoint):

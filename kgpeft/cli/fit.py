@@ -10,7 +10,7 @@ from kgpeft.cli.options import add_dataclass_arguments, load_config_file
 _HELP = "Train a LoRA adapter on a knowledge graph."
 # The fields that get flags, by section of the config tree; every field can be set in --config.
 _FLAGS = {
-    "model": ("lora_r", "lora_alpha", "lora_dropout", "target_modules"),
+    "model": ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "bnb_4bit_quant_storage"),
     "data": ("max_hops", "infill_ratio", "skip_bad_lines"),
     "train": (
         "alpha",
@@ -128,23 +128,35 @@ def fit_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from rich.console import Console
 
+    from kgpeft.training.distributed import MainProcessError, is_main_process
     from kgpeft.training.pipeline import default_output_dir, fit
 
+    if not is_main_process():
+        # Under `accelerate launch` every rank runs the same code on the same inputs: its warnings
+        # are the main process's, which alone reports stages, warnings, errors and the summary.
+        logging.getLogger("kgpeft").setLevel(logging.ERROR)
     console = Console(stderr=True, soft_wrap=True)
     config = fit_config(args)
     output_dir = args.output_dir or load_config_file(args.config).get("output_dir") or default_output_dir(args.kg)
 
     start = time.perf_counter()
-    result = fit(
-        args.kg,
-        output_dir=output_dir,
-        config=config,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        on_stage=lambda message: console.print(f"[bold]==>[/bold] {message}"),
-    )
+    try:
+        result = fit(
+            args.kg,
+            output_dir=output_dir,
+            config=config,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            on_stage=lambda message: console.print(f"[bold]==>[/bold] {message}"),
+        )
+    except MainProcessError as err:  # the main process printed it
+        return err.exit_code
+    if not is_main_process():
+        return 0
     elapsed = time.perf_counter() - start
     teacher = result.metrics.get("teacher", {})
     console.print(f"[green]adapter saved[/green] to {result.adapter_dir} in {elapsed / 60:.1f} min")

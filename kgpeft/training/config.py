@@ -14,6 +14,7 @@ from kgpeft.fields import init_fields, known_items
 from kgpeft.modeling import ModelConfig
 from kgpeft.teachers.base import TeacherConfig
 from kgpeft.teachers.registry import DEFAULT_TEACHER
+from kgpeft.training.distributed import train_on_cpu
 
 
 def _skip_trl_preparation() -> dict[str, Any]:
@@ -111,6 +112,13 @@ class KGDistillConfig(SFTConfig):
         default=True,
         metadata={"help": "Must stay True: the collator builds labels on the completion tokens only."},
     )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False,
+        metadata={
+            "help": "Whether DDP searches each step's autograd graph for parameters that got no gradient. Every LoRA "
+            "weight takes part in every forward, so kgpeft skips the search that transformers' default makes."
+        },
+    )
     logging_steps: float = field(
         default=5,
         metadata={
@@ -135,6 +143,9 @@ class KGDistillConfig(SFTConfig):
         return cls(**{key: value for key, value in known_items(cls, data).items() if value != f"<{key.upper()}>"})
 
     def __post_init__(self) -> None:
+        if not self.use_cpu and train_on_cpu():
+            # Before TrainingArguments sets up accelerate's process state, which lasts the whole process
+            self.use_cpu = True
         if self.bf16 is None:
             self.bf16 = (
                 not self.fp16 and not self.use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()

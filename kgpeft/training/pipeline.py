@@ -103,14 +103,19 @@ def fit(
     from kgpeft.data import build_dataset
     from kgpeft.kg import load_graph
     from kgpeft.teachers.cache import fit_teacher
+    from kgpeft.training.distributed import distributed_state, main_first, on_main, wait_for_everyone
     from kgpeft.training.resume import check_checkpoint
     from kgpeft.training.rows import training_rows
 
-    stage = on_stage or (lambda message: logger.info(message))
+    config = config or FitConfig()
+    # Under `accelerate launch` every rank runs this function; what writes shared state runs on the
+    # main process first (kgpeft/training/distributed.py), and only the main process reports stages.
+    state = distributed_state()
+    main_process = state is None or state.is_main_process
+    stage = (on_stage or (lambda message: logger.info(message))) if main_process else (lambda message: None)
     timings: dict[str, float] = {}
     lap = Stopwatch(timings, ndigits=2)
 
-    config = config or FitConfig()
     if base_model:
         config.model = dataclasses.replace(config.model, base_model=base_model)
     if questions:
@@ -123,40 +128,50 @@ def fit(
     # checked before minutes of work, and again before saving, as the folder may change meanwhile.
     replace = overwrite or (resume and _last_checkpoint(run_dir) is not None)
     inputs = [kg, data_config.question_file, model_config.base_model]
-    check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
-    check_checkpoint(_last_checkpoint(run_dir) if resume else None, lora_config(model_config))  # before the work
-    _clear_stale_checkpoints(run_dir, resume=resume, overwrite=overwrite)
 
-    stage(f"loading the knowledge graph {kg}")
-    graph = load_graph(kg)
-    lap("kg")
+    def check_outputs() -> None:
+        check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
+        check_checkpoint(_last_checkpoint(run_dir) if resume else None, lora_config(model_config))  # before the work
+        _clear_stale_checkpoints(run_dir, resume=resume, overwrite=overwrite)
 
-    stage("building questions and splits")
-    dataset = build_dataset(graph, data_config)
-    lap("data")
+    main_first(check_outputs, state)
 
-    stage(f"fitting the {config.teacher_name} teacher")
-    # Cached by graph, questions and teacher config: an alpha sweep or a repeated run fits it once
-    teacher = fit_teacher(
-        config.teacher_name,
-        graph,
-        dataset.split("train"),
-        dataset.split("validation"),
-        config=config.teacher,
-        max_hops=data_config.max_hops,
-        seed=train_config.seed,
-    )
+    def prepare() -> tuple[Any, Any, Any, Any, Any, Any]:
+        """KG -> questions -> teacher -> soft targets; each stage's result is cached on disk."""
+        stage(f"loading the knowledge graph {kg}")
+        graph = load_graph(kg)
+        lap("kg")
+
+        stage("building questions and splits")
+        dataset = build_dataset(graph, data_config)
+        lap("data")
+
+        stage(f"fitting the {config.teacher_name} teacher")
+        # Cached by graph, questions and teacher config: an alpha sweep or a repeated run fits it once
+        teacher = fit_teacher(
+            config.teacher_name,
+            graph,
+            dataset.split("train"),
+            dataset.split("validation"),
+            config=config.teacher,
+            max_hops=data_config.max_hops,
+            seed=train_config.seed,
+        )
+        lap("teacher")
+
+        stage("computing soft targets")
+        tokenizer = load_tokenizer(model_config.base_model)
+        train_rows = training_rows(graph, dataset.split("train"), teacher, tokenizer, top_k=train_config.soft_top_k)
+        # The validation loss is a health check, not a model-selection signal (the teacher's
+        # validation metrics are): a fixed sample keeps its cost small next to training.
+        validation = dataset.split("validation")[:VALIDATION_ROWS]
+        eval_rows = training_rows(graph, validation, teacher, tokenizer, top_k=train_config.soft_top_k)
+        lap("soft_targets")
+        return graph, dataset, teacher, tokenizer, train_rows, eval_rows
+
+    # The other ranks run it after the main process and read every stage from the cache.
+    graph, dataset, teacher, tokenizer, train_rows, eval_rows = main_first(prepare, state)
     teacher_metrics = dict(teacher.metrics)
-    lap("teacher")
-
-    stage("computing soft targets")
-    tokenizer = load_tokenizer(model_config.base_model)
-    train_rows = training_rows(graph, dataset.split("train"), teacher, tokenizer, top_k=train_config.soft_top_k)
-    # The validation loss is a health check, not a model-selection signal (the teacher's
-    # validation metrics are): a fixed sample keeps its cost small next to training.
-    validation = dataset.split("validation")[:VALIDATION_ROWS]
-    eval_rows = training_rows(graph, validation, teacher, tokenizer, top_k=train_config.soft_top_k)
-    lap("soft_targets")
 
     stage(
         f"training a LoRA adapter on {model_config.base_model} ({'4-bit nf4' if model_config.load_in_4bit else 'full precision'})"
@@ -166,7 +181,11 @@ def fit(
 
     from kgpeft.training.trainer import KGDistillTrainer
 
-    model, tokenizer = load_base_model(model_config.base_model, load_in_4bit=model_config.load_in_4bit)
+    model, tokenizer = load_base_model(
+        model_config.base_model,
+        load_in_4bit=model_config.load_in_4bit,
+        quant_storage=model_config.bnb_4bit_quant_storage,
+    )
     if model_config.load_in_4bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=train_config.gradient_checkpointing)
     trainer = KGDistillTrainer(
@@ -210,12 +229,17 @@ def fit(
         train_rows=len(train_rows),
         metrics=metrics,
     )
-    check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
-    with atomic_dir(output_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        teacher.save(tmp / "teacher")
-        write_json(tmp / "training_log.json", history)
-        record.save(tmp)
+
+    def save() -> None:
+        check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
+        with atomic_dir(output_dir) as tmp:
+            trainer.model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            teacher.save(tmp / "teacher")
+            write_json(tmp / "training_log.json", history)
+            record.save(tmp)
+
+    wait_for_everyone(state)  # every rank has trained; DDP kept their adapter weights equal
+    on_main(save, state)  # one writer; the others return when the folder is in place
     lap("save")
     return FitResult(adapter_dir=output_dir, metrics=metrics, record=record, timings=timings)

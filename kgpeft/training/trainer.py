@@ -89,10 +89,13 @@ class KGDistillTrainer(SFTTrainer):
         ):
             return super()._get_train_sampler(train_dataset)
         lengths = [len(ids) for ids in dataset["input_ids"]]
-        # Buckets of one optimiser step's rows: its micro-batches are sorted slices of them, and
-        # gradient accumulation sees the same rows as one large batch would.
+        # Buckets of one optimiser step's rows across every process: its micro-batches are sorted
+        # slices of them, so gradient accumulation sees the same rows as one large batch would. Every
+        # rank draws the same order (same seed); accelerate's BatchSamplerShard deals consecutive
+        # micro-batches to the ranks in turn, so each rank trains on its own slice of each bucket and
+        # a step over N processes sees the rows one process would with an N times larger batch.
         step_rows = self.args.train_batch_size * self.args.gradient_accumulation_steps
-        return LengthBucketSampler(lengths, step_rows, seed=self.args.seed)
+        return LengthBucketSampler(lengths, step_rows * self.accelerator.num_processes, seed=self.args.seed)
 
     def compute_loss(
         self,

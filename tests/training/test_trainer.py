@@ -105,6 +105,48 @@ def test_train_batches_are_length_bucketed_unless_turned_off(tmp_path, tokenizer
     assert not isinstance(sampler(length_buckets=False), LengthBucketSampler)
 
 
+def test_under_two_processes_each_rank_trains_on_its_own_half_of_every_step(
+    tmp_path, tokenizer, make_tiny_llama, rows, monkeypatch
+):
+    """Rows seen per rank, counted through accelerate's own sharding of the trainer's sampler."""
+    from accelerate import Accelerator
+    from accelerate.data_loader import BatchSamplerShard
+    from datasets import concatenate_datasets
+    from torch.utils.data import BatchSampler
+
+    many = concatenate_datasets([rows] * 6)  # 48 rows: 6 steps of 8 rows over both ranks
+    batch, accumulation = 2, 2
+
+    def steps(processes: int, per_device: int) -> tuple[list[list[list[int]]], int]:
+        """Each optimiser step's rows, per rank, as `accelerator.prepare` deals the micro-batches."""
+        monkeypatch.setattr(Accelerator, "num_processes", property(lambda self: processes))
+        args = KGDistillConfig(
+            output_dir=str(tmp_path),
+            use_cpu=True,
+            per_device_train_batch_size=per_device,
+            gradient_accumulation_steps=accumulation,
+        )
+        trainer = KGDistillTrainer(make_tiny_llama(), args=args, train_dataset=many, processing_class=tokenizer)
+        sampler = trainer._get_train_sampler()
+        micro = [
+            list(BatchSamplerShard(BatchSampler(sampler, per_device, False), processes, rank))
+            for rank in range(processes)
+        ]
+        per_step = [
+            [[row for b in m[i : i + accumulation] for row in b] for i in range(0, len(m), accumulation)] for m in micro
+        ]
+        return [list(step) for step in zip(*per_step, strict=True)], sampler.batch_size
+
+    two, bucket = steps(2, batch)
+    one, _ = steps(1, 2 * batch)  # one process, the same global batch
+    assert bucket == 2 * batch * accumulation, "a bucket holds one optimiser step of every rank"
+    assert len(two) == len(one) == 6
+    for (rank0, rank1), (alone,) in zip(two, one, strict=True):
+        assert len(rank0) == len(rank1) == batch * accumulation, "each rank sees half of the step"
+        assert not set(rank0) & set(rank1), "the ranks' rows are distinct"
+        assert sorted(rank0 + rank1) == sorted(alone), "together they are the single process's step"
+
+
 def test_a_prompt_prefix_shared_by_every_row_runs_once_with_the_same_loss_and_gradients(
     tmp_path, tokenizer, make_tiny_llama, rows, monkeypatch
 ):
