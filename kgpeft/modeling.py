@@ -235,14 +235,16 @@ def load_base_model(
     """
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.distributed.fsdp import is_fsdp_enabled
 
     tokenizer = load_tokenizer(spec)
     location = resolve_base_model(spec)
     if load_in_4bit and quant_storage != "uint8":
         dtype = getattr(torch, quant_storage)
     dtype = dtype or compute_dtype()
-    if device_map is None and torch.cuda.is_available():
-        device_map = {"": torch.cuda.current_device()}  # each rank's own GPU under accelerate launch
+    if device_map is None and torch.cuda.is_available() and not is_fsdp_enabled():
+        # Each rank's own GPU under accelerate launch; FSDP places the shards itself
+        device_map = {"": torch.cuda.current_device()}
     kwargs: dict[str, Any] = {"dtype": dtype, "device_map": device_map}
     if load_in_4bit:
         kwargs["quantization_config"] = quantization_config(dtype, quant_storage)

@@ -196,6 +196,12 @@ def fit(
         processing_class=tokenizer,
         peft_config=lora_config(model_config),
     )
+    fsdp = getattr(trainer.accelerator.state, "fsdp_plugin", None)
+    if fsdp is not None:
+        # PEFT's FSDP recipe: the trainable LoRA weights and the frozen base in separate FSDP units
+        from peft.utils.other import fsdp_auto_wrap_policy
+
+        fsdp.auto_wrap_policy = fsdp_auto_wrap_policy(trainer.model)
     if model_config.load_in_4bit and not torch.cuda.is_available():
         # TRL keeps QLoRA adapter weights in bf16 (the paper's GPU recipe); CPUs run bf16 matmuls
         # several times slower than fp32 and the adapter would be saved in bf16, so keep fp32 here.
@@ -230,10 +236,13 @@ def fit(
         metrics=metrics,
     )
 
+    # Under FSDP each rank holds a shard of the weights: gathering them is a call every rank makes
+    state_dict = trainer.accelerator.get_state_dict(trainer.model_wrapped) if fsdp is not None else None
+
     def save() -> None:
         check_output_dir(output_dir, marker=RECORD_FILE, what="adapter folder", overwrite=replace, inputs=inputs)
         with atomic_dir(output_dir) as tmp:
-            trainer.model.save_pretrained(tmp)
+            trainer.model.save_pretrained(tmp, state_dict=state_dict)
             tokenizer.save_pretrained(tmp)
             teacher.save(tmp / "teacher")
             write_json(tmp / "training_log.json", history)
