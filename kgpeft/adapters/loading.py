@@ -47,8 +47,8 @@ def adapter_names(infos: Sequence[AdapterInfo]) -> list[str]:
 def check_kgs(info: AdapterInfo, *, strict: bool = False) -> None:
     """Warn (or, when ``strict``, raise) when a KG the adapter learned is gone or has changed."""
     for path, state in info.kg_states():
-        if state == "missing":
-            logger.warning("adapter %s: its KG %s is missing; answers cannot be verified against it", info.path, path)
+        if state in ("missing", "unreachable"):
+            logger.warning("adapter %s: its KG %s is %s; answers cannot be verified against it", info.path, path, state)
         elif state == "changed":
             message = (
                 f"adapter {info.path}: the content of its KG {path} changed since training "

@@ -7,13 +7,14 @@ also says whether each KG an adapter learned still has the content it was traine
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from kgpeft.adapters.record import RECORD_FILE, AdapterRecord
-from kgpeft.errors import AdapterError, KGPeftError
+from kgpeft.errors import AdapterError, KGPeftError, StoreError
 from kgpeft.io import read_user_file
 from kgpeft.types import StrPath
 
@@ -26,7 +27,7 @@ REPORT_FILE = "report.json"
 STUDENT_SYSTEM = "student"
 EVAL_METRICS = ("hits@1", "f1", "path_validity")  # the student's figures `kgpeft adapters list` leads with
 
-KGState = Literal["ok", "changed", "missing", "unreadable"]
+KGState = Literal["ok", "changed", "missing", "unreadable", "unreachable"]
 
 
 def kg_sha256(path: StrPath) -> str:
@@ -40,13 +41,31 @@ def kg_sha256(path: StrPath) -> str:
 
 
 def kg_state(path: str, sha256: str) -> KGState:
-    """Whether the KG file at ``path`` (relative to the working directory) still hashes to ``sha256``."""
+    """Whether the KG file at ``path`` (relative to the working directory) still hashes to ``sha256``.
+
+    A SPARQL store's URL is checked by its identity (one aggregate query, the one every load
+    sends), asked once per process: "unreachable" when the store does not answer.
+    """
+    from kgpeft.kg.sparql import is_store_url
+
+    if is_store_url(path):
+        try:
+            return "ok" if _store_sha256(path) == sha256 else "changed"
+        except StoreError:
+            return "unreachable"
     if not path or not Path(path).is_file():
         return "missing"
     try:
         return "ok" if kg_sha256(path) == sha256 else "changed"
     except KGPeftError:  # e.g. edited into something that no longer parses: the listing goes on
         return "unreadable"
+
+
+@functools.cache
+def _store_sha256(url: str) -> str:
+    from kgpeft.kg.sparql import SparqlClient, store_identity
+
+    return store_identity(SparqlClient(url))[0]
 
 
 @dataclass

@@ -87,7 +87,14 @@ def run_list(args: argparse.Namespace) -> int:
     table = Table(title=f"adapters under {args.dir}")
     for column in ("domain", "path", "base model", "4-bit", "rank", "modules", "KG", "metrics"):
         table.add_column(column)
-    state_style = {"ok": "green", "changed": "red", "missing": "yellow", "unreadable": "red", "unchecked": "dim"}
+    state_style = {
+        "ok": "green",
+        "changed": "red",
+        "missing": "yellow",
+        "unreadable": "red",
+        "unreachable": "yellow",
+        "unchecked": "dim",
+    }
     for entry in entries:
         modules = entry["target_modules"]
         kgs = "\n".join(f"[{state_style[kg['state']]}]{kg['state']}[/] {kg['path']}" for kg in entry["kgs"])

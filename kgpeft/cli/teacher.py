@@ -99,13 +99,12 @@ def run_fit(args: argparse.Namespace) -> int:
     from kgpeft.data import DataConfig, build_dataset
     from kgpeft.io import check_output_dir
     from kgpeft.kg import load_graph
+    from kgpeft.kg.load import graph_name
     from kgpeft.teachers import get_teacher
     from kgpeft.teachers.base import CONFIG_NAME
 
     console = Console(stderr=True)
-    output = (
-        Path(args.output) if args.output else Path("teachers") / f"{Path(args.kg).name.split('.')[0]}-{args.teacher}"
-    )
+    output = Path(args.output) if args.output else Path("teachers") / f"{graph_name(args.kg)}-{args.teacher}"
     inputs = [args.kg, args.questions]  # refused before fitting, not after
     check_output_dir(output, marker=CONFIG_NAME, what="teacher folder", overwrite=args.overwrite, inputs=inputs)
     options = teacher_values(args, args.teacher)

@@ -13,13 +13,22 @@ from kgpeft.kg.build import build_graph
 from kgpeft.kg.formats import resolve_format
 from kgpeft.kg.graph import KnowledgeGraph
 from kgpeft.kg.parse import decompress, graph_to_ntriples, read_bytes, to_ntriples
-from kgpeft.kg.sparql import SparqlGraph, is_store_url
+from kgpeft.kg.sparql import SparqlGraph, is_store_url, store_name
 from kgpeft.kg.triples import split_ntriples
 
 if TYPE_CHECKING:
     import rdflib
 
     from kgpeft.types import StrPath
+
+
+def graph_name(source: StrPath) -> str:
+    """A short name for what is built from a graph: a file's stem, or a store's host, port and dataset.
+
+    >>> graph_name("kg/countries.ttl.gz"), graph_name("http://127.0.0.1:7878/query")
+    ('countries', 'store-127.0.0.1-7878')
+    """
+    return store_name(str(source)) if is_store_url(source) else Path(source).name.split(".")[0]
 
 
 def load_graph(

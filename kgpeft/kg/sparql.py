@@ -57,6 +57,7 @@ STORE_SCHEMES = ("http://", "https://", "sparql+http://", "sparql+https://")
 PAGE = 100_000  # rows per catalogue page
 BATCH = 256  # entities per neighbour query
 RETRIES = 2
+ENDPOINT_WORDS = ("query", "sparql")  # the last path segment of Oxigraph's, Virtuoso's and Fuseki's endpoints
 # An entity that no literal, type or sampled triple names is listed to the catalogue builder by
 # one literal with this predicate: it makes the entity a node without inventing a relation.
 MARKER = "urn:kgpeft:sparql-entity"
@@ -205,6 +206,24 @@ def _values(iris: Iterable[str]) -> str:
     return " ".join(str(pyoxigraph.NamedNode(iri)) for iri in iris)
 
 
+def store_identity(client: SparqlClient) -> tuple[str, dict[str, tuple[int, int, int]]]:
+    """The store's identity (its ``sha256``) and, per predicate, (triples, literal triples, entity links).
+
+    The identity hashes the URL and every predicate's counts: one aggregate query, and it
+    changes with any insertion or deletion that adds or removes a triple of some predicate.
+    """
+    try:
+        counts = {
+            row["p"]["value"]: (int(row["n"]["value"]), int(row["literals"]["value"]), int(row["links"]["value"]))
+            for row in client.select(INVENTORY)
+        }
+    except (KeyError, ValueError, TypeError):
+        raise StoreError(
+            f"{client.url}: the store's predicate counts are not numbers; is this a SPARQL store?"
+        ) from None
+    return hashlib.sha256(json.dumps([client.url, sorted(counts.items())]).encode()).hexdigest(), counts
+
+
 class SparqlGraph(Graph):
     """A knowledge graph served by a SPARQL 1.1 endpoint, with the in-memory graph's ids and labels.
 
@@ -227,27 +246,13 @@ class SparqlGraph(Graph):
     ) -> None:
         self.client = SparqlClient(url, timeout=timeout)
         self.source = url
-        inventory = self.client.select(INVENTORY)
-        try:
-            self.predicate_counts = {
-                row["p"]["value"]: (int(row["n"]["value"]), int(row["literals"]["value"]), int(row["links"]["value"]))
-                for row in inventory
-            }
-        except (KeyError, ValueError, TypeError):
-            raise StoreError(
-                f"{self.client.url}: the store's predicate counts are not numbers; is this a SPARQL store?"
-            ) from None
+        self.sha256, self.predicate_counts = store_identity(self.client)
         relations = sorted((iri for iri, (_, _, links) in self.predicate_counts.items() if links), key=_term_key)
         if not relations:
             raise StoreError(
                 f"{self.client.url}: the store holds no triple linking two IRIs: "
                 "kgpeft needs entity-to-entity triples (check that the graph was loaded into the default graph)."
             )
-        # Identity: the URL and every predicate's counts. Cheap (one aggregate query) and changes
-        # with any insertion or deletion that adds or removes a triple of some predicate.
-        self.sha256 = hashlib.sha256(
-            json.dumps([self.client.url, sorted(self.predicate_counts.items())]).encode()
-        ).hexdigest()
         entry = graph_cache.cache_path(self.sha256.encode(), kind="sparql", language=language) if cache else None
         catalogue = graph_cache.load(entry) if entry is not None else None
         if catalogue is None:
@@ -453,6 +458,15 @@ def _term_key(iri: str) -> bytes:
 
 
 def store_name(url: str) -> str:
-    """A folder name for what is trained on a store: ``http://127.0.0.1:7878/query`` -> ``127.0.0.1-7878``."""
+    """A folder name for what is trained on a store: its host, port and dataset path, without the endpoint's own word.
+
+    >>> store_name("http://127.0.0.1:7878/query"), store_name("sparql+https://example.org:3030/wiki/sparql")
+    ('store-127.0.0.1-7878', 'store-example.org-3030-wiki')
+    """
     parts = urllib.parse.urlsplit(endpoint_url(url))
-    return f"{parts.hostname or 'sparql'}-{parts.port}" if parts.port else parts.hostname or "sparql"
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if segments and segments[-1].lower() in ENDPOINT_WORDS:  # the same for every store of that kind: no name
+        segments.pop()
+    words = [parts.hostname or "", str(parts.port or ""), *segments]
+    # Only characters safe in a folder name on every system; "store-" says where the graph was.
+    return "-".join(["store", *(w for word in words if (w := re.sub(r"[^A-Za-z0-9._]+", "_", word).strip("._")))])

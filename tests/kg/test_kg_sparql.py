@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,35 @@ def test_only_select_queries_are_sent(store):
         store.client.select("INSERT DATA { <http://a> <http://b> <http://c> }")
     with pytest.raises(ValueError, match="not SELECT"):
         store.client.select("PREFIX x: <http://x/> DELETE WHERE { ?s ?p ?o }")
+
+
+def test_what_is_built_on_a_store_is_named_after_it():
+    from kgpeft.kg.load import graph_name
+
+    assert graph_name("http://127.0.0.1:7878/query") == "store-127.0.0.1-7878"
+    assert graph_name("sparql+https://example.org/sparql") == "store-example.org"
+    assert graph_name("http://[::1]:3030/wiki/sparql") == "store-1-3030-wiki"  # no ':' in a folder name
+    assert graph_name("http://host:8890/data/graph.db/") == "store-host-8890-data-graph.db"
+    assert graph_name("kg/countries.ttl.gz") == "countries"
+
+
+def test_teacher_fit_names_its_folder_after_the_store(sparql_store, tmp_path, monkeypatch):
+    from kgpeft.cli import main
+
+    url = sparql_store(COUNTRIES)
+    monkeypatch.chdir(tmp_path)
+    assert main(["teacher", "fit", "--kg", url, "--teacher", "oracle", "--max-hops", "2"]) == 0
+    port = url.split(":")[2].split("/")[0]
+    assert [p.name for p in (tmp_path / "teachers").iterdir()] == [f"store-127.0.0.1-{port}-oracle"]
+
+
+def test_an_adapter_on_a_store_has_its_kg_checked_by_the_store_identity(sparql_store):
+    from kgpeft.adapters.registry import kg_state
+
+    url = sparql_store(COUNTRIES)
+    assert kg_state(url, SparqlGraph(url).sha256) == "ok"
+    assert kg_state(url, "0" * 64) == "changed"
+    with socket.socket() as probe:  # a port nothing listens on: the store is down
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}/query"
+    assert kg_state(down, "0" * 64) == "unreachable"
