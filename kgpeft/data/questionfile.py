@@ -16,6 +16,7 @@ costs what is shown: "did you mean" suggestions are computed for the lines shown
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import warnings
@@ -29,7 +30,7 @@ from kgpeft.data.linking import EntityLinker
 from kgpeft.data.questions import Question, question_length_problem
 from kgpeft.errors import DataError
 from kgpeft.io import read_user_file
-from kgpeft.types import EntityId, StrPath
+from kgpeft.types import EntityId, RelationPath, StrPath
 
 if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
@@ -102,12 +103,22 @@ def load_question_file(
     bad: list[tuple[int, str]] = []
     ids: dict[str, int] = {}
     extra_fields: set[str] = set()
+    parsed: list[tuple[int, Question]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         resolver.suggest = len(bad) < _SHOWN_IN_ERROR  # suggestions cost a fuzzy search: only where shown
         try:
-            question = _parse_line(resolver, line, f"{path.name}:{number}", max_hops, max_paths)
+            parsed.append((number, _parse_line(resolver, line, f"{path.name}:{number}")))
+        except _BadLine as err:
+            bad.append((number, str(err)))
+    # Gold paths are searched around the topics and answers: a graph kept in a store is asked
+    # for all of them at once, not line by line.
+    kg.prefetch([e for _, q in parsed if q.answers for e in (q.topic, *q.answers)], max_hops - 1)
+    for number, question in parsed:
+        try:
+            if question.answers:
+                question = dataclasses.replace(question, gold_paths=_gold_paths(kg, question, max_hops, max_paths))
             if (first := ids.setdefault(question.id, number)) != number:
                 raise _BadLine(f"id {question.id!r} repeats the id of line {first}")
         except _BadLine as err:
@@ -115,6 +126,7 @@ def load_question_file(
             continue
         questions.append(question)
         extra_fields.update(question.extra)
+    bad.sort()
     if bad and not skip_bad_lines:
         shown = "; ".join(f"line {n}: {reason}" for n, reason in bad[:_SHOWN_IN_ERROR])
         more = f"; and {len(bad) - _SHOWN_IN_ERROR} more" if len(bad) > _SHOWN_IN_ERROR else ""
@@ -156,7 +168,8 @@ def _likely_typos(names: set[str]) -> str:
     return ", ".join(found)
 
 
-def _parse_line(resolver: _Resolver, line: str, question_id: str, max_hops: int, max_paths: int) -> Question:
+def _parse_line(resolver: _Resolver, line: str, question_id: str) -> Question:
+    """The line's question, its topic and answers resolved; gold paths are left to :func:`_gold_paths`."""
     try:
         record: Any = json.loads(line)
     except json.JSONDecodeError as err:
@@ -191,7 +204,13 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str, max_hops: int,
     if topic is None:
         raise _BadLine('answers given but no topic: add "topic" (none found unambiguously in the question)')
     answers = tuple(sorted({resolver.entity(a, "answer") for a in answer_refs}))
-    gold = resolver.kg.shortest_paths(topic, answers, max_hops, max_paths)
+    return Question(question_id, text.strip(), topic, answers, (), "", extra=extra)
+
+
+def _gold_paths(kg: KnowledgeGraph, question: Question, max_hops: int, max_paths: int) -> tuple[RelationPath, ...]:
+    """The shortest relation paths from the question's topic to any of its answers; a bad line when there is none."""
+    assert question.topic is not None  # a question with answers has a topic (checked when parsed)
+    gold = kg.shortest_paths(question.topic, question.answers, max_hops, max_paths)
     if not gold:
-        raise _BadLine(f"no path of at most {max_hops} hops from {resolver.kg.entity_label(topic)!r} to any answer")
-    return Question(question_id, text.strip(), topic, answers, tuple(tuple(p) for p in gold), "", extra=extra)
+        raise _BadLine(f"no path of at most {max_hops} hops from {kg.entity_label(question.topic)!r} to any answer")
+    return tuple(tuple(p) for p in gold)

@@ -177,9 +177,11 @@ def synthesize_questions(
     >>> qs[0].question, kg.execute(qs[0].topic, qs[0].gold_paths[0])  # doctest: +SKIP
     """
     verbaliser = verbaliser or Verbaliser(kg)
-    topics = [e for e in range(kg.num_entities) if len(kg.steps_from(e))]
+    topics = kg.linked_entities().tolist()
     if max_topics is not None and len(topics) > max_topics:
         topics = sorted(random.Random(seed).sample(topics, max_topics))
+    # Paths of max_hops steps ask for the steps of entities max_hops - 1 steps away.
+    kg.prefetch(topics, max_hops - 1)
     by_pattern: dict[RelationPath, list[tuple[EntityId, np.ndarray]]] = defaultdict(list)
     for topic in topics:
         for path, answers in _answerable_paths(kg, topic, max_hops, max_answers):

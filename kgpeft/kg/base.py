@@ -101,6 +101,18 @@ class Graph(ABC):
         """Sorted unique entities reached by one ``step`` from any of ``entities``."""
 
     @abstractmethod
+    def linked_entities(self) -> np.ndarray:
+        """Sorted entities with at least one step (the possible topics of a question)."""
+
+    def prefetch(self, entities: Iterable[EntityId] | np.ndarray, hops: int) -> None:
+        """Say that the neighbour lists of everything within ``hops`` steps of ``entities`` will be asked for.
+
+        A stage that knows its topics up front says so once: a graph kept elsewhere then fetches
+        them in a few batched requests instead of one per entity; a graph in memory has them.
+        """
+        del entities, hops
+
+    @abstractmethod
     def _expand(self, ents: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(step, sorted endpoint set) for every step leaving the sorted set ``ents``, in step order."""
 
@@ -242,7 +254,10 @@ class Graph(ABC):
         return step
 
     def _entities(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
-        ents = np.unique(np.fromiter(entities, dtype=np.int64) if not isinstance(entities, np.ndarray) else entities)
+        if not isinstance(entities, np.ndarray):
+            entities = np.fromiter(entities, dtype=np.int64)
+        # One entity is the usual frontier: already sorted and unique (np.unique costs more than the step).
+        ents = entities.reshape(1) if entities.size == 1 else np.unique(entities)
         ents = ents.astype(np.int64, copy=False)
         if ents.size and (ents[0] < 0 or ents[-1] >= self.num_entities):
             raise IndexError(f"entity ids out of range [0, {self.num_entities})")

@@ -193,6 +193,9 @@ class KnowledgeGraph(Graph):
         g = g[inside][self.group_key[g[inside]] == keys[inside]]  # the entities that have this step
         return np.unique(self.targets[gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
 
+    def linked_entities(self) -> np.ndarray:
+        return np.unique(self.group_key // self.num_steps)
+
     def _groups_of(self, ents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The groups of every entity in ``ents`` and each group's step."""
         lo = np.searchsorted(self.group_key, ents * self.num_steps)

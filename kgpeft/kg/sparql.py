@@ -27,6 +27,7 @@ twice when the connection fails or the store is busy (HTTP 503); every failure i
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -56,6 +57,8 @@ from kgpeft.types import EntityId, Step
 STORE_SCHEMES = ("http://", "https://", "sparql+http://", "sparql+https://")
 PAGE = 100_000  # rows per catalogue page
 BATCH = 256  # entities per neighbour query
+PREFETCH_BATCH = 1024  # entities per neighbour query when a stage names them up front
+CATALOGUE_VERSION = "2"  # 2: the entities with links
 RETRIES = 2
 ENDPOINT_WORDS = ("query", "sparql")  # the last path segment of Oxigraph's, Virtuoso's and Fuseki's endpoints
 # An entity that no literal, type or sampled triple names is listed to the catalogue builder by
@@ -253,7 +256,11 @@ class SparqlGraph(Graph):
                 f"{self.client.url}: the store holds no triple linking two IRIs: "
                 "kgpeft needs entity-to-entity triples (check that the graph was loaded into the default graph)."
             )
-        entry = graph_cache.cache_path(self.sha256.encode(), kind="sparql", language=language) if cache else None
+        entry = (
+            graph_cache.cache_path(self.sha256.encode(), kind="sparql", catalogue=CATALOGUE_VERSION, language=language)
+            if cache
+            else None
+        )
         catalogue = graph_cache.load(entry) if entry is not None else None
         if catalogue is None:
             catalogue = self._build_catalogue(relations, language)
@@ -268,6 +275,8 @@ class SparqlGraph(Graph):
         self._adjacency: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_entities = cache_entities
         self._last_miss = -2  # the last entity fetched: read-ahead starts when misses come in id order
+        linked = np.frombuffer(base64.b64decode(catalogue.meta["linked"]), dtype=np.uint8)
+        self._linked = np.flatnonzero(np.unpackbits(linked, count=self.num_entities))
 
     def __repr__(self) -> str:
         return (f"SparqlGraph(source={self.source!r}, entities={self.num_entities}, "
@@ -304,6 +313,11 @@ class SparqlGraph(Graph):
         triples = split_ntriples(io.BytesIO("\n".join(sorted(set(lines))).encode() + b"\n"))
         catalogue = build_graph(triples, language=language, source=self.source, sha256=self.sha256)
         catalogue.meta["num_literal_triples"] = sum(lit for _, lit, _ in self.predicate_counts.values())
+        # The entities with an entity-to-entity triple (the ENTITIES answer), one bit each: the
+        # topics question synthesis scans for, known without asking the store for every entity.
+        linked = np.zeros(catalogue.num_entities, dtype=bool)
+        linked[[catalogue.entity_by_iri(e) for e in entities]] = True
+        catalogue.meta["linked"] = base64.b64encode(np.packbits(linked).tobytes()).decode()
         return catalogue
 
     # ----------------------------------------------------------------- names: from the catalogue
@@ -348,42 +362,63 @@ class SparqlGraph(Graph):
     # ----------------------------------------------------------------- adjacency: from the store
 
     def steps_from(self, e: EntityId) -> np.ndarray:
-        return self._lists([self._entity(e)])[0][0]
+        return self._lists([self._entity(e)])[0].steps
 
     def neighbors(self, e: EntityId, step: Step) -> np.ndarray:
-        step = self._step(step)
-        steps, starts, targets = self._lists([self._entity(e)])[0]
-        i = int(np.searchsorted(steps, step))
-        if i == len(steps) or steps[i] != step:
-            return EMPTY
-        return targets[starts[i] : starts[i + 1]]
+        return self._lists([self._entity(e)])[0].by_step.get(self._step(step), EMPTY)
 
     def follow(self, entities: Iterable[EntityId] | np.ndarray, step: Step) -> np.ndarray:
         step = self._step(step)
-        ents = self._entities(entities)
         reached = [
-            targets[starts[i] : starts[i + 1]]
-            for steps, starts, targets in self._lists(ents.tolist())
-            if (i := int(np.searchsorted(steps, step))) < len(steps) and steps[i] == step
+            t for lists in self._lists(self._entities(entities).tolist()) if (t := lists.by_step.get(step)) is not None
         ]
+        if len(reached) == 1:  # one entity's list is already sorted and unique
+            return reached[0]
         return np.unique(np.concatenate(reached)) if reached else EMPTY
+
+    def linked_entities(self) -> np.ndarray:
+        return self._linked
+
+    def prefetch(self, entities: Iterable[EntityId] | np.ndarray, hops: int) -> None:
+        """Fetch the neighbour lists within ``hops`` steps of ``entities``, breadth-first, many entities per query.
+
+        Stops at the neighbour cache's bound: past it, fetching would evict what it fetched.
+        """
+        frontier = seen = self._entities(entities)
+        budget = self._cache_entities
+        for hop in range(hops + 1):
+            missing = [e for e in frontier.tolist() if e not in self._adjacency][:budget]
+            budget -= len(missing)
+            for start in range(0, len(missing), PREFETCH_BATCH):
+                self._fetch(missing[start : start + PREFETCH_BATCH])
+            self._evict(len(frontier))
+            if hop == hops or budget <= 0:
+                return
+            frontier = np.setdiff1d(self._around(frontier), seen)
+            seen = np.union1d(seen, frontier)
 
     def _expand(self, ents: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         lists = self._lists(ents.tolist())
-        if not any(len(targets) for _, _, targets in lists):
+        if len(lists) == 1:  # one entity: its lists are the endpoint sets
+            yield from lists[0].by_step.items()
             return
-        steps = np.concatenate([np.repeat(steps, np.diff(starts)) for steps, starts, _ in lists])
-        targets = np.concatenate([targets for _, _, targets in lists])
+        if not any(len(one.targets) for one in lists):
+            return
+        steps = np.concatenate([one.target_steps for one in lists])
+        targets = np.concatenate([one.targets for one in lists])
         yield from split_by_step(steps, targets, self.num_entities)
 
     def _step_set(self, ents: np.ndarray) -> list[int]:
-        return np.unique(np.concatenate([steps for steps, _, _ in self._lists(ents.tolist())])).tolist()
+        lists = self._lists(ents.tolist())
+        if len(lists) == 1:
+            return lists[0].steps.tolist()
+        return np.unique(np.concatenate([one.steps for one in lists])).tolist()
 
     def _around(self, ents: np.ndarray) -> np.ndarray:
-        return np.concatenate([targets for _, _, targets in self._lists(ents.tolist())] + [EMPTY])
+        return np.concatenate([one.targets for one in self._lists(ents.tolist())] + [EMPTY])
 
-    def _lists(self, ents: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per entity, its neighbour lists as (sorted steps, start of each step's targets, targets)."""
+    def _lists(self, ents: list[int]) -> list[_Lists]:
+        """Per entity, its neighbour lists."""
         missing = [e for e in dict.fromkeys(ents) if e not in self._adjacency]
         if len(missing) == 1 and missing[0] - 1 == self._last_miss:
             # A scan in id order (question synthesis, edge lists) will ask the next ones soon;
@@ -398,9 +433,13 @@ class SparqlGraph(Graph):
         for e in ents:
             self._adjacency.move_to_end(e)
             found.append(self._adjacency[e])
-        while len(self._adjacency) > max(self._cache_entities, len(ents)):
-            self._adjacency.popitem(last=False)
+        self._evict(len(ents))
         return found
+
+    def _evict(self, in_use: int) -> None:
+        """Drop the least recently used lists beyond the cache's bound (never the ``in_use`` just asked for)."""
+        while len(self._adjacency) > max(self._cache_entities, in_use):
+            self._adjacency.popitem(last=False)
 
     def _fetch(self, ents: list[int]) -> None:
         """Neighbour lists of ``ents`` in both directions, one query."""
@@ -423,11 +462,10 @@ class SparqlGraph(Graph):
                 )
             found.append((e, r + self.num_relations if inverse else r, o))
         table = np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 3)  # (rows, 3) entity, step, target
+        table.flags.writeable = False  # lists are handed out as they are: no caller may change the cache
         for e in ents:
             lo, hi = np.searchsorted(table[:, 0], [e, e + 1])
-            steps, targets = table[lo:hi, 1], table[lo:hi, 2]
-            first = np.flatnonzero(np.r_[True, steps[1:] != steps[:-1]]) if len(steps) else EMPTY
-            self._adjacency[e] = (steps[first], np.r_[first, len(steps)].astype(np.int64), targets)
+            self._adjacency[e] = _Lists(table[lo:hi, 1], table[lo:hi, 2])
 
     # ----------------------------------------------------------------- statistics
 
@@ -449,6 +487,23 @@ class SparqlGraph(Graph):
             "aliases": len(self.catalogue.alias_value),
             "degree": degree,
             "per_relation": np.array(per_relation, dtype=np.int64),
+        }
+
+
+class _Lists:
+    """One entity's neighbour lists: its sorted steps and, per step, the sorted targets.
+
+    ``target_steps`` and ``targets`` are the (step, target) pairs in order, for set-wide expansion.
+    """
+
+    __slots__ = ("by_step", "steps", "target_steps", "targets")
+
+    def __init__(self, target_steps: np.ndarray, targets: np.ndarray) -> None:
+        self.target_steps, self.targets = target_steps, targets
+        bounds = np.flatnonzero(np.r_[True, target_steps[1:] != target_steps[:-1], True]) if len(targets) else [0]
+        self.steps = target_steps[bounds[:-1]]
+        self.by_step = {
+            int(step): targets[a:b] for step, a, b in zip(self.steps.tolist(), bounds[:-1], bounds[1:], strict=True)
         }
 
 

@@ -114,6 +114,12 @@ class FakeKG:
     def neighbors(self, e: int, step: int) -> np.ndarray:
         return np.array(sorted(self._adj.get((e, step), ())), dtype=np.int64)
 
+    def linked_entities(self) -> np.ndarray:
+        return np.array(sorted({e for (e, _), ends in self._adj.items() if ends}), dtype=np.int64)
+
+    def prefetch(self, entities: Iterable[int], hops: int) -> None:
+        pass  # in memory: nothing to fetch
+
     def follow(self, entities: Iterable[int], step: int) -> np.ndarray:
         out = set().union(*(self._adj.get((int(e), step), set()) for e in entities))
         return np.array(sorted(out), dtype=np.int64)
