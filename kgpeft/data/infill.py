@@ -102,6 +102,7 @@ def build_infill_questions(
     verbaliser = verbaliser or Verbaliser(kg)
     order = sorted(set(entities))
     random.Random(seed).shuffle(order)
+    kg.prefetch(order[:count], 0)  # the entities most likely taken (few have no knowledge), asked for at once
     questions: list[Question] = []
     for entity in order:
         if len(questions) >= count:

@@ -165,6 +165,8 @@ class Graph(ABC):
         frontier: list[tuple[RelationPath, np.ndarray]] = [((), np.array([self._entity(e)], dtype=np.int64))]
         for hop in range(1, max_hops + 1):
             last = hop == max_hops
+            if len(frontier) > 1:  # every path's endpoints are expanded next: asked for at once
+                self.prefetch(np.concatenate([ents for _, ents in frontier]), 0)
             next_frontier: list[tuple[RelationPath, np.ndarray]] = []
             for path, ents in frontier:
                 if last:  # the last hop needs only which steps exist, not where they lead

@@ -138,8 +138,9 @@ def fit(
 
     def prepare() -> tuple[Any, Any, Any, Any, Any, Any]:
         """KG -> questions -> teacher -> soft targets; each stage's result is cached on disk."""
-        stage(f"loading the knowledge graph {kg}")
+        # Read before any stage line: a graph that cannot be read (a store down) is one line, as in every command.
         graph = load_graph(kg)
+        stage(f"loaded the knowledge graph {kg} ({graph.num_entities} entities, {graph.num_triples} triples)")
         lap("kg")
 
         stage("building questions and splits")

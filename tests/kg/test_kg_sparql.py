@@ -138,3 +138,14 @@ def test_an_adapter_on_a_store_has_its_kg_checked_by_the_store_identity(sparql_s
         probe.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{probe.getsockname()[1]}/query"
     assert kg_state(down, "0" * 64) == "unreachable"
+
+
+def test_neighbour_answers_that_are_not_tsv_results_are_one_error():
+    from kgpeft.errors import StoreError
+    from kgpeft.kg.sparql import NEIGHBOUR_VARIABLES, SparqlClient
+    from tests.robustness.test_store_errors import fake_store
+
+    for body in (b"<html>hello</html>", b"?e\t?p\t?o\t?inverse\n<http://a>\t<http://b>\n"):
+        with fake_store(200, body) as url, pytest.raises(StoreError, match="TSV results") as caught:
+            SparqlClient(url, timeout=5).table("SELECT * WHERE { ?e ?p ?o }", NEIGHBOUR_VARIABLES)
+        assert url in str(caught.value) and "\n" not in str(caught.value)
