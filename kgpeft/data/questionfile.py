@@ -113,8 +113,11 @@ def load_question_file(
         except _BadLine as err:
             bad.append((number, str(err)))
     # Gold paths are searched around the topics and answers: a graph kept in a store is asked
-    # for all of them at once, not line by line.
-    kg.prefetch([e for _, q in parsed if q.answers for e in (q.topic, *q.answers)], max_hops - 1)
+    # for all of them at once, not line by line. The search walks up to max_hops - 1 steps from
+    # a topic, and measures distances up to max_hops - 2 steps from the answers.
+    with_answers = [q for _, q in parsed if q.answers]
+    kg.prefetch([q.topic for q in with_answers], max_hops - 1)
+    kg.prefetch([a for q in with_answers for a in q.answers], max_hops - 2)
     for number, question in parsed:
         try:
             if question.answers:
