@@ -223,6 +223,8 @@ def fit(
     evals = [entry["eval_loss"] for entry in history if "eval_loss" in entry]
     if evals:
         metrics["eval_loss"] = evals[-1]
+    if state is not None:  # a step trained on processes x per_device_train_batch_size x accumulation rows
+        metrics["processes"] = state.num_processes
 
     stage(f"saving the adapter to {output_dir}")
     record = AdapterRecord.from_fit(

@@ -6,6 +6,7 @@ flag starts several processes only through mpirun, and one process otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +83,8 @@ def test_two_processes_train_the_adapter_one_process_trains_with_the_same_global
         entries = list((cache / kind).iterdir())
         assert entries and all(not e.name.startswith(".") for e in entries), f"{kind}: no temp entries left"
     assert len(list((cache / "teachers").iterdir())) == 1
+    record = json.loads((runs / "two" / "kgpeft.json").read_text())
+    assert record["metrics"]["processes"] == 2, "the record says how many processes shared each step"
 
     assert main(_fit_args(kg, tiny_checkpoint, runs / "one", batch=4)) == 0  # the same global batch, one process
     one, two = (load_file(runs / name / "adapter_model.safetensors") for name in ("one", "two"))
