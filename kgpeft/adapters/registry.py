@@ -65,7 +65,7 @@ def kg_state(path: str, sha256: str) -> KGState:
 def _store_sha256(url: str) -> str:
     from kgpeft.kg.sparql import SparqlClient, store_identity
 
-    return store_identity(SparqlClient(url))[0]
+    return store_identity(SparqlClient(url))
 
 
 @dataclass
