@@ -58,6 +58,8 @@ STORE_SCHEMES = ("http://", "https://", "sparql+http://", "sparql+https://")
 PAGE = 100_000  # rows per catalogue page
 BATCH = 256  # entities per neighbour query
 PREFETCH_BATCH = 1024  # entities per neighbour query when a stage names them up front
+FOLLOW_MEMO_MIN = 64  # entities in a set whose follow results are kept ...
+FOLLOW_MEMO_SIZE = 32  # ... for this many of the latest sets and steps
 CATALOGUE_VERSION = "3"  # 2: the entities with links; 3: the predicate counts
 RETRIES = 2
 ENDPOINT_WORDS = ("query", "sparql")  # the last path segment of Oxigraph's, Virtuoso's and Fuseki's endpoints
@@ -298,6 +300,7 @@ class SparqlGraph(Graph):
         self._relation_of = {catalogue.relation_iri(r): r for r in range(self.num_relations)}
         self._adjacency: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_entities = cache_entities
+        self._follows: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()  # see follow
         self._last_miss = -2  # the last entity fetched: read-ahead starts when misses come in id order
         linked = np.frombuffer(base64.b64decode(catalogue.meta["linked"]), dtype=np.uint8)
         self._linked = np.flatnonzero(np.unpackbits(linked, count=self.num_entities))
@@ -401,15 +404,30 @@ class SparqlGraph(Graph):
 
     def follow(self, entities: Iterable[EntityId] | np.ndarray, step: Step) -> np.ndarray:
         step = self._step(step)
-        reached = [
-            t for lists in self._lists(self._entities(entities).tolist()) if (t := lists.by_step.get(step)) is not None
-        ]
+        ents = self._entities(entities)
+        # A large set costs a Python step per entity here (one array operation in memory), and
+        # rendering asks the same one again for every answer it grounds: such results are kept.
+        key = (step, ents.tobytes()) if len(ents) > FOLLOW_MEMO_MIN else None
+        if key is not None and (found := self._follows.get(key)) is not None:
+            return found
+        reached = [t for lists in self._lists(ents.tolist()) if (t := lists.by_step.get(step)) is not None]
         if len(reached) == 1:  # one entity's list is already sorted and unique
             return reached[0]
-        return np.unique(np.concatenate(reached)) if reached else EMPTY
+        found = np.unique(np.concatenate(reached)) if reached else EMPTY
+        if key is not None:
+            found.flags.writeable = False
+            self._follows[key] = found
+            while len(self._follows) > FOLLOW_MEMO_SIZE:
+                self._follows.popitem(last=False)
+        return found
 
     def linked_entities(self) -> np.ndarray:
         return self._linked
+
+    def forget(self) -> None:
+        """Drop every neighbour list and kept result, as a new process starts (benchmarks measure that)."""
+        self._adjacency.clear()
+        self._follows.clear()
 
     def prefetch(self, entities: Iterable[EntityId] | np.ndarray, hops: int) -> None:
         """Fetch the neighbour lists within ``hops`` steps of ``entities``, breadth-first, many entities per query.
