@@ -87,7 +87,13 @@ def ground_path(
     # Walk backwards: which entities at each hop can still reach an accepted end.
     alive = [ends if len(ends) else reached[-1]]
     for hop in range(len(path) - 1, -1, -1):
-        alive.append(np.intersect1d(reached[hop], kg.follow(alive[-1], kg.inverse_step(path[hop]))))
+        if len(reached[hop]) < len(alive[-1]):
+            # From the smaller side: the entities of this hop with a step into the alive ones. The same
+            # set; a store has the lists of the entities near the topic, not yet those of many answers.
+            linked = [e for e in reached[hop].tolist() if _meets(kg.neighbors(e, path[hop]), alive[-1])]
+            alive.append(np.array(linked, dtype=np.int64))
+        else:
+            alive.append(np.intersect1d(reached[hop], kg.follow(alive[-1], kg.inverse_step(path[hop]))))
     alive.reverse()
     chain = [topic]
     for hop, step in enumerate(path):
@@ -95,6 +101,12 @@ def ground_path(
         # Prefer not to revisit an entity: "France -> neighbor of -> Germany -> neighbor of -> France" reads as a detour.
         chain.append(next((e for e in options if e not in chain), options[0]))
     return chain
+
+
+def _meets(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the sorted arrays ``a`` and ``b`` share an element."""
+    i = np.searchsorted(b, a)
+    return bool(np.any(b[np.minimum(i, len(b) - 1)] == a)) if len(b) else False
 
 
 def path_labels(kg: KnowledgeGraph, topic: EntityId, path: RelationPath, targets: Iterable[EntityId] = ()) -> list[str]:
