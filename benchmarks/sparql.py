@@ -42,12 +42,9 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# kg_load is found here, after the installed packages: a benchmark named like a package
-# (benchmarks/multiprocess.py and the ``multiprocess`` that ``datasets`` imports) must not shadow it.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kg_load import generate  # noqa: E402  (found through the path set above)
+from kg_load import generate
 
 MAX_HOPS = 2
 

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from kgpeft.training.distributed import MainProcessError, is_main_process
+    from kgpeft.training.distributed import MainProcessError, is_main_process, leave_process_group
     from kgpeft.training.pipeline import default_output_dir, fit
 
     if not is_main_process():
@@ -155,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except MainProcessError as err:  # the main process printed it
         return err.exit_code
+    finally:
+        leave_process_group()  # the command ends here, on every rank
     if not is_main_process():
         return 0
     elapsed = time.perf_counter() - start

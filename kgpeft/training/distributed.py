@@ -128,3 +128,15 @@ def wait_for_everyone(state: PartialState | None) -> None:
     """A barrier across the ranks (nothing in one process)."""
     if state is not None:
         state.wait_for_everyone()
+
+
+def leave_process_group() -> None:
+    """Destroy this process's process group, if one was made, before the process exits.
+
+    Left to interpreter shutdown, gloo's threads can outlive it and the process aborts
+    ("terminate called without an active exception"), turning a finished run into a failure.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -12,7 +12,14 @@ import pytest
 import torch.distributed as dist
 
 from kgpeft.errors import DataError
-from kgpeft.training.distributed import MainProcessError, is_main_process, main_first, on_main, world_size
+from kgpeft.training.distributed import (
+    MainProcessError,
+    is_main_process,
+    leave_process_group,
+    main_first,
+    on_main,
+    world_size,
+)
 
 pytestmark = pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(), reason="torch.distributed with gloo is unavailable"
@@ -56,6 +63,7 @@ def _rank(rank: int, port: int, folder: str) -> None:
     except DataError as err:
         seen["failure"] = ["DataError", str(err), err.exit_code]
     (Path(folder) / f"rank-{rank}.json").write_text(json.dumps(seen))
+    leave_process_group()  # as `kgpeft fit` does: a group left to exit can abort the process
 
 
 def test_main_runs_first_once_and_its_failure_stops_the_others_with_its_exit_code(tmp_path):

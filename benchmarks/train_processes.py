@@ -12,7 +12,7 @@ is expected: the ratio shows what the second process costs (gradient all-reduce 
 two processes sharing the cores). Without a GPU the launch is `accelerate launch --multi_gpu`
 (torchrun), which kgpeft runs on CPU over gloo.
 
-    .venv/bin/python benchmarks/multiprocess.py [--kg kg/countries.ttl] [--base-model smollm2-135m-instruct]
+    .venv/bin/python benchmarks/train_processes.py [--kg kg/countries.ttl] [--base-model smollm2-135m-instruct]
         [--steps 20] [--global-batch 8]
 """
 
