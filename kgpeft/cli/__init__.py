@@ -67,15 +67,6 @@ def _wants_verbose(argv: list[str]) -> bool:
     return any(arg in ("-v", "--verbose") for arg in options)
 
 
-def _quiet_libraries() -> None:
-    """No telemetry calls and no deprecation chatter from the libraries kgpeft drives."""
-    import warnings
-
-    # Telemetry and the other environment switches are set in kgpeft/__init__.py, before any import.
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*pin_memory.*")
-
-
 def main(argv: list[str] | None = None) -> int:
     from kgpeft.cli.console import command_output
 
@@ -95,7 +86,6 @@ def _run(argv: list[str], command: str | None, verbose: bool) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 1
-    _quiet_libraries()
     try:
         return int(args.func(args) or 0)
     except KGPeftError as err:
