@@ -103,6 +103,7 @@ def _print_answer(answer, adapters: list[str]) -> None:
     from rich.table import Table
 
     from kgpeft.cli.console import results_console
+    from kgpeft.inference.reasoner import EXPLAINED_ANSWERS
 
     console = results_console()
     topic = answer.topic
@@ -115,12 +116,12 @@ def _print_answer(answer, adapters: list[str]) -> None:
     console.print(f"[bold]Adapter:[/bold] {', '.join(adapters) or 'none (base model)'}")
     if not answer.answers:
         console.print("[red]No valid path reached an answer.[/red]")
-    for rank, ranked in enumerate(answer.answers[:10], start=1):
+    for rank, ranked in enumerate(answer.answers[:EXPLAINED_ANSWERS], start=1):
         console.print(f"{rank:>2}. [bold green]{escape(ranked.label)}[/bold green]  score {ranked.score:.3f}")
         for evidence in ranked.evidence:
             console.print(f"      [dim]{escape(evidence)}[/dim]")
-    if len(answer.answers) > 10:
-        console.print(f"    ... and {len(answer.answers) - 10} more answers (see --json)")
+    if len(answer.answers) > EXPLAINED_ANSWERS:
+        console.print(f"    ... and {len(answer.answers) - EXPLAINED_ANSWERS} more answers (see --json)")
 
     mode = "constrained to the KG" if answer.constrained else "unconstrained"
     table = Table(title=f"Generated paths ({mode})", show_lines=False)

@@ -74,7 +74,9 @@ class RankedAnswer:
     """An answer entity with its score: the summed probability of the valid paths that reach it.
 
     ``paths`` indexes :attr:`Answer.paths`; ``evidence`` is, per supporting relation path,
-    a chain of edges that exists in the graph and ends at this answer.
+    a chain of edges that exists in the graph and ends at this answer, for the best-ranked
+    answers only (``reasoner.EXPLAINED_ANSWERS``; empty for the others, which ``paths`` still
+    ties to their paths): a path reaching thousands of entities is not grounded thousands of times.
     """
 
     entity: EntityId

@@ -35,6 +35,8 @@ TOKENS_PER_HOP = 32
 """Generation budget per hop; a hop fragment (arrows, relation, label) rarely takes half of it."""
 MAX_EVIDENCE = 3
 """Supporting relation paths shown per answer."""
+EXPLAINED_ANSWERS = 10
+"""Answers that get evidence (as many as `kgpeft ask` shows): grounding costs a walk of the graph per answer."""
 
 
 class KGReasoner:
@@ -190,9 +192,9 @@ class KGReasoner:
                 scores[entity] += weight[index]
                 support[entity].append(index)
         ranked = []
-        for entity in sorted(scores, key=lambda e: (-scores[e], self.kg.entity_label(e))):
+        for rank, entity in enumerate(sorted(scores, key=lambda e: (-scores[e], self.kg.entity_label(e)))):
             evidence: list[str] = []
-            for index in support[entity]:
+            for index in support[entity] if rank < EXPLAINED_ANSWERS else ():
                 path = paths[index]
                 text = path_to_text(self.kg, path.start, path.steps, targets=[entity])
                 if text not in evidence:

@@ -219,3 +219,13 @@ def test_beam_search_matches_generate_run_on_every_beam(tiny_tokenizer, world, c
     got = [(b.text, b.log_prob) for row in beams for b in row]
     assert [text for text, _ in got] == [text for text, _ in expected]
     assert [score for _, score in got] == pytest.approx([score for _, score in expected], abs=1e-4)
+
+
+def test_only_the_best_ranked_answers_are_grounded(reasoner, monkeypatch):
+    """Evidence costs a walk of the graph per answer: the answers past the shown ones carry none."""
+    import kgpeft.inference.reasoner as reasoner_module
+
+    monkeypatch.setattr(reasoner_module, "EXPLAINED_ANSWERS", 1)
+    answer = reasoner.ask("Which countries neighbour Germany?", "Germany", num_paths=3, max_hops=2)
+    assert len(answer.answers) > 1 and answer.answers[0].evidence
+    assert all(not ranked.evidence and ranked.paths for ranked in answer.answers[1:])
