@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -364,7 +364,3 @@ def base_weights_fingerprint(location: str) -> str:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:  # a damaged header
         raise ModelLoadError(f"{folder}: cannot read the base model's weight files ({err}); restore them") from err
     return digest.hexdigest()[:16]
-
-
-def model_config_dict(config: ModelConfig) -> dict[str, Any]:
-    return asdict(config)

@@ -238,22 +238,13 @@ class Graph(ABC):
     # ----------------------------------------------------------------- checks
 
     def _entity(self, e: EntityId) -> int:
-        e = int(e)
-        if not 0 <= e < self.num_entities:
-            raise IndexError(f"entity id {e} out of range [0, {self.num_entities})")
-        return e
+        return _in_range(e, self.num_entities, "entity id")
 
     def _relation(self, r: int) -> int:
-        r = int(r)
-        if not 0 <= r < self.num_relations:
-            raise IndexError(f"relation id {r} out of range [0, {self.num_relations})")
-        return r
+        return _in_range(r, self.num_relations, "relation id")
 
     def _step(self, step: Step) -> int:
-        step = int(step)
-        if not 0 <= step < self.num_steps:
-            raise IndexError(f"step {step} out of range [0, {self.num_steps})")
-        return step
+        return _in_range(step, self.num_steps, "step")
 
     def _entities(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
         if not isinstance(entities, np.ndarray):
@@ -264,3 +255,11 @@ class Graph(ABC):
         if ents.size and (ents[0] < 0 or ents[-1] >= self.num_entities):
             raise IndexError(f"entity ids out of range [0, {self.num_entities})")
         return ents
+
+
+def _in_range(value: int, size: int, what: str) -> int:
+    """``value`` as an int, or IndexError naming ``what`` when it is outside ``[0, size)``."""
+    value = int(value)
+    if not 0 <= value < size:
+        raise IndexError(f"{what} {value} out of range [0, {size})")
+    return value
