@@ -57,6 +57,8 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "metrics": dict,
     "versions": dict,
     "combination": dict,
+    "timings": dict,
+    "peak_memory_mb": dict,
 }
 
 
@@ -82,6 +84,10 @@ class AdapterRecord:
     sizes: dict[str, int] = field(default_factory=dict)
     train_rows: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Seconds and peak resident memory (MB) of each stage of `kgpeft fit` but saving
+    # (kg, data, teacher, soft_targets, train); empty in records written before they were kept.
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=package_versions)
     format_version: int = FORMAT_VERSION
     # Only for an adapter made by `kgpeft adapters combine` (kg_path and kg_sha256 are then

@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         "teacher val Hits@1": (f"{teacher['validation_hits@1']:.3f}" if "validation_hits@1" in teacher else "-"),
         "questions (train/val/test)": "/".join(str(result.record.sizes[s]) for s in ("train", "validation", "test")),
         "timings (s)": ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()),
+        "peak memory (MB)": ", ".join(f"{k} {v:.0f}" for k, v in result.peak_memory_mb.items()),
     }
     for key, value in summary.items():
         console.print(f"  {key}: {value}")

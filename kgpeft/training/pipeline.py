@@ -43,6 +43,8 @@ class FitResult:
     metrics: dict[str, Any]
     record: AdapterRecord
     timings: dict[str, float] = field(default_factory=dict)
+    # Each stage's peak resident memory in MB (kgpeft.timing.Stopwatch), keyed like ``timings``.
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
 
 
 def default_output_dir(kg_path: StrPath) -> Path:
@@ -114,7 +116,8 @@ def fit(
     main_process = state is None or state.is_main_process
     stage = (on_stage or (lambda message: logger.info(message))) if main_process else (lambda message: None)
     timings: dict[str, float] = {}
-    lap = Stopwatch(timings, ndigits=2)
+    peak_memory_mb: dict[str, float] = {}
+    lap = Stopwatch(timings, ndigits=2, peaks=peak_memory_mb)
 
     if base_model:
         config.model = dataclasses.replace(config.model, base_model=base_model)
@@ -237,6 +240,8 @@ def fit(
         sizes={name: len(dataset.split(name)) for name in ("train", "validation", "test")},
         train_rows=len(train_rows),
         metrics=metrics,
+        timings=dict(timings),  # every stage but saving, which writes the record
+        peak_memory_mb=dict(peak_memory_mb),
     )
 
     # Under FSDP each rank holds a shard of the weights: gathering them is a call every rank makes
@@ -254,4 +259,6 @@ def fit(
     wait_for_everyone(state)  # every rank has trained; DDP kept their adapter weights equal
     on_main(save, state)  # one writer; the others return when the folder is in place
     lap("save")
-    return FitResult(adapter_dir=output_dir, metrics=metrics, record=record, timings=timings)
+    return FitResult(
+        adapter_dir=output_dir, metrics=metrics, record=record, timings=timings, peak_memory_mb=peak_memory_mb
+    )

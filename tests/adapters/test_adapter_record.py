@@ -36,6 +36,7 @@ def _folder(tmp_path, content) -> object:
 def test_a_format_1_record_migrates_to_the_typed_tree(tmp_path):
     record = AdapterRecord.load(_folder(tmp_path, V1))
     assert record.format_version == FORMAT_VERSION and record.sizes == {"train": 9} and record.train_rows == 9
+    assert record.timings == {} and record.peak_memory_mb == {}  # not kept before stage timings were recorded
     config = record.fit_config()
     assert config.teacher_name == "oracle" and config.teacher.max_candidates == 10000
     assert (config.train.alpha, config.model.lora_r, config.data.max_hops) == (0.7, 4, 2)
@@ -57,6 +58,7 @@ def test_a_combined_adapter_has_a_model_config_but_no_fit_config(tmp_path):
         ({**V1, "format_version": "2"}, "format_version must be an integer"),
         ({**V1, "format_version": 99}, "newer than this kgpeft"),
         ({**V1, "load_in_4bit": "yes"}, "field load_in_4bit must be bool"),
+        ({**V1, "peak_memory_mb": [1.0]}, "field peak_memory_mb must be dict"),
         ({**V1, "data": {"config": [1]}}, "config.data must be a JSON object"),
         ({k: v for k, v in V1.items() if k != "kg_sha256"}, "missing field(s) kg_sha256"),
         ("{", "unreadable"),

@@ -99,6 +99,12 @@ def test_fit_writes_an_adapter_that_plain_peft_loads(tiny_kg, tiny_checkpoint, t
     assert record["kg_sha256"] and record["base_model"] == str(tiny_checkpoint)
     assert record["format_version"] == 2 and record["config"]["train"]["alpha"] == 0.5
     assert record["config"]["teacher"]["name"] == "oracle" and record["sizes"]["train"] > 0
+    stages = ["kg", "data", "teacher", "soft_targets", "train"]  # every stage but saving, in order
+    assert list(record["timings"]) == stages and all(seconds >= 0 for seconds in record["timings"].values())
+    # The process's high-water mark: at least the interpreter with torch loaded, less than this machine has.
+    assert list(record["peak_memory_mb"]) == stages and all(
+        50 < mb < 64_000 for mb in record["peak_memory_mb"].values()
+    )
     log = json.loads((out / "training_log.json").read_text())
     assert any("hard_loss" in entry and "soft_loss" in entry for entry in log)
     assert (out / "teacher").is_dir()
