@@ -7,7 +7,7 @@ question in reports (default ``FILE:LINE``); other fields (``"hops"``, ``"type"`
 benchmark files carry) are kept in ``Question.extra``, and a warning names any that looks
 like a typo of a known field. IRIs and labels
 are resolved through the graph (IRI, exact label, then any label or alias ignoring
-case). The gold paths are the shortest relation paths from the topic to the answers.
+case). The gold paths are the relation paths whose execution best matches the answers.
 
 Every bad line is reported with its line number. A file with bad lines is refused as a
 whole, unless ``skip_bad_lines``: then each is a warning and the line is dropped. Refusing
@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from kgpeft.data.linking import EntityLinker
 from kgpeft.data.questions import Question, question_length_problem
+from kgpeft.data.render import answer_f1, path_answers
 from kgpeft.errors import DataError
 from kgpeft.io import read_user_file
 from kgpeft.types import EntityId, RelationPath, StrPath
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 FIELDS = ("question", "topic", "answers")
 ID_FIELD = "id"
 _SHOWN_IN_ERROR = 5  # bad lines named in the error, or warned about one by one when skipped
+_CANDIDATE_PATHS = 32  # relation paths of one length scored as gold paths of a question (most have a few)
 _TYPO_SCORE = 85  # fuzz.ratio to a known field above which a name looks like its typo ("answer", "questoin")
 _REMEDY = (  # true for every reader: the commands that offer the flag are named
     "Fix or delete those lines, or have them dropped with a warning: --skip-bad-lines on `kgpeft fit`, "
@@ -55,6 +58,19 @@ class _BadLine(Exception):
     """Why one line is unusable; collected per line, never raised to callers."""
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    """A parsed line: its question (topic: the first namesake, answers: all), and the namesakes of each name.
+
+    A name several entities share (a person and a tag both called "Kate Mara") is resolved
+    once the gold paths are known: to the namesakes the paths support.
+    """
+
+    question: Question
+    topics: tuple[EntityId, ...] = ()
+    answers: tuple[tuple[EntityId, ...], ...] = ()
+
+
 @dataclass
 class _Resolver:
     """Turns an IRI or a label into an entity id, explaining failures in words."""
@@ -64,19 +80,25 @@ class _Resolver:
     suggest: bool = True  # "did you mean" suggestions: turned off once the lines an error shows are found
 
     def entity(self, ref: str, role: str) -> EntityId:
+        """The one entity ``ref`` names; a name several entities share is a bad line."""
+        matches = self.entities(ref, role)
+        if len(matches) > 1:
+            names = ", ".join(sorted(self.kg.entity_label(e) for e in matches)[:5])
+            raise _BadLine(f"{role} {ref!r} names several entities ({names}); give its IRI or exact label")
+        return matches[0]
+
+    def entities(self, ref: str, role: str) -> tuple[EntityId, ...]:
+        """The entities ``ref`` names: one for an IRI or exact label, its namesakes (id order) for a shared name."""
         ref = ref.strip()
         iri = ref[1:-1] if ref.startswith("<") and ref.endswith(">") else ref
         found = self.kg.entity_by_iri(iri)
         if found is None:
             found = self.kg.entity_by_label(ref)
         if found is not None:
-            return found
+            return (found,)
         matches = self.kg.entities_by_name(ref)
-        if len(matches) == 1:
-            return matches[0]
         if matches:
-            names = ", ".join(sorted(self.kg.entity_label(e) for e in matches)[:5])
-            raise _BadLine(f"{role} {ref!r} names several entities ({names}); give its IRI or exact label")
+            return tuple(matches)
         suggestions = self.linker.suggest(ref, k=3) if self.suggest else []
         hint = f" (did you mean {', '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
         raise _BadLine(f"unknown {role} {ref!r}{hint}")
@@ -87,7 +109,7 @@ def load_question_file(
     path: StrPath,
     *,
     max_hops: int = 3,
-    max_paths: int = 32,
+    max_paths: int = 3,
     skip_bad_lines: bool = False,
     linker: EntityLinker | None = None,
 ) -> list[Question]:
@@ -103,7 +125,7 @@ def load_question_file(
     bad: list[tuple[int, str]] = []
     ids: dict[str, int] = {}
     extra_fields: set[str] = set()
-    parsed: list[tuple[int, Question]] = []
+    parsed: list[tuple[int, _Parsed]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -115,13 +137,12 @@ def load_question_file(
     # Gold paths are searched around the topics and answers: a graph kept in a store is asked
     # for all of them at once, not line by line. The search walks up to max_hops - 1 steps from
     # a topic, and measures distances up to max_hops - 2 steps from the answers.
-    with_answers = [q for _, q in parsed if q.answers]
-    kg.prefetch([q.topic for q in with_answers], max_hops - 1)
-    kg.prefetch([a for q in with_answers for a in q.answers], max_hops - 2)
-    for number, question in parsed:
+    with_answers = [p for _, p in parsed if p.question.answers]
+    kg.prefetch([t for p in with_answers for t in p.topics], max_hops - 1)
+    kg.prefetch([a for p in with_answers for a in p.question.answers], max_hops - 2)
+    for number, line in parsed:
         try:
-            if question.answers:
-                question = dataclasses.replace(question, gold_paths=_gold_paths(kg, question, max_hops, max_paths))
+            question = _with_gold_paths(kg, line, max_hops, max_paths) if line.question.answers else line.question
             if (first := ids.setdefault(question.id, number)) != number:
                 raise _BadLine(f"id {question.id!r} repeats the id of line {first}")
         except _BadLine as err:
@@ -171,8 +192,8 @@ def _likely_typos(names: set[str]) -> str:
     return ", ".join(found)
 
 
-def _parse_line(resolver: _Resolver, line: str, question_id: str) -> Question:
-    """The line's question, its topic and answers resolved; gold paths are left to :func:`_gold_paths`."""
+def _parse_line(resolver: _Resolver, line: str, question_id: str) -> _Parsed:
+    """The line's question, its topic and answers resolved; gold paths are left to :func:`_with_gold_paths`."""
     try:
         record: Any = json.loads(line)
     except json.JSONDecodeError as err:
@@ -198,22 +219,62 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str) -> Question:
         raise _BadLine('"answers" must be a list of strings (IRIs or labels)')
 
     if topic_ref is not None:
-        topic = resolver.entity(topic_ref, "topic")
+        # A name several entities share: with answers, the namesake they support is chosen later
+        topics = resolver.entities(topic_ref, "topic") if answer_refs else (resolver.entity(topic_ref, "topic"),)
+        topic = topics[0]
     else:
         linked = resolver.linker.link(text)
         topic = linked.top.entity if linked.top and not linked.ambiguous else None
     if not answer_refs:
-        return Question(question_id, text.strip(), topic, (), (), "", extra=extra)
+        return _Parsed(Question(question_id, text.strip(), topic, (), (), "", extra=extra))
     if topic is None:
         raise _BadLine('answers given but no topic: add "topic" (none found unambiguously in the question)')
-    answers = tuple(sorted({resolver.entity(a, "answer") for a in answer_refs}))
-    return Question(question_id, text.strip(), topic, answers, (), "", extra=extra)
+    answers = tuple(resolver.entities(a, "answer") for a in answer_refs)
+    every = tuple(sorted({e for namesakes in answers for e in namesakes}))
+    return _Parsed(Question(question_id, text.strip(), topic, every, (), "", extra=extra), topics, answers)
 
 
-def _gold_paths(kg: KnowledgeGraph, question: Question, max_hops: int, max_paths: int) -> tuple[RelationPath, ...]:
-    """The shortest relation paths from the question's topic to any of its answers; a bad line when there is none."""
-    assert question.topic is not None  # a question with answers has a topic (checked when parsed)
-    gold = kg.shortest_paths(question.topic, question.answers, max_hops, max_paths)
-    if not gold:
+def _with_gold_paths(kg: KnowledgeGraph, line: _Parsed, max_hops: int, max_paths: int) -> Question:
+    """The question with the relation paths that best explain its answers; a bad line when none reaches one.
+
+    A training row states every gold path, so they are the plans whose execution gives the
+    answers (RoG's relation paths as plans), not every path that touches one: on a movie graph
+    a 3-hop question has dozens of relation paths reaching some answer, most through the
+    wrong films. Kept: the paths with the best answer F1 (execution less the topic, see
+    :func:`path_answers`), the shortest of them, at most ``max_paths``. A topic name several
+    entities share is the namesake with the best paths; an answer name, the namesakes those
+    paths reach (all of them when none is reached).
+    """
+    question = line.question
+    gold = np.array(question.answers, dtype=np.int64)
+    best: tuple[tuple[float, int], EntityId, list[RelationPath]] | None = None
+    for topic in line.topics:
+        scored = _scored_paths(kg, topic, gold, max_hops)
+        # The namesake with the best F1, then the shorter paths; ties: the first in id order
+        if scored and (best is None or (scored[0][0], -len(scored[0][1])) > best[0]):
+            paths = [path for f1, path in scored if (f1, len(path)) == (scored[0][0], len(scored[0][1]))][:max_paths]
+            best = ((scored[0][0], -len(scored[0][1])), topic, paths)
+    if best is None:
         raise _BadLine(f"no path of at most {max_hops} hops from {kg.entity_label(question.topic)!r} to any answer")
-    return tuple(tuple(p) for p in gold)
+    _, topic, paths = best
+    reached = set(np.concatenate([path_answers(kg, topic, path) for path in paths]).tolist())
+    answers = {e for namesakes in line.answers for e in ([n for n in namesakes if n in reached] or namesakes)}
+    return dataclasses.replace(question, topic=topic, answers=tuple(sorted(answers)), gold_paths=tuple(paths))
+
+
+def _scored_paths(
+    kg: KnowledgeGraph, topic: EntityId, gold: np.ndarray, max_hops: int
+) -> list[tuple[float, RelationPath]]:
+    """Relation paths from ``topic`` reaching a gold answer with their answer F1, best first, then shortest.
+
+    Shortest paths first, then longer ones while none matches the answers exactly (the
+    actors of the films of a film's director include the film's own, one step away).
+    """
+    scored: list[tuple[float, RelationPath]] = []
+    for length in range(1, max_hops + 1):
+        candidates = kg.shortest_paths(topic, gold, max_hops, _CANDIDATE_PATHS, length=length)
+        scored += [(answer_f1(path_answers(kg, topic, path), gold), tuple(path)) for path in candidates]
+        if scored and max(f1 for f1, _ in scored) == 1.0:
+            break
+    # Stable: among equally good paths the shorter (searched first) come first, then step order
+    return sorted(scored, key=lambda item: -item[0])

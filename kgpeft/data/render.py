@@ -103,6 +103,30 @@ def ground_path(
     return chain
 
 
+def path_answers(kg: KnowledgeGraph, topic: EntityId, path: RelationPath) -> np.ndarray:
+    """The answers a relation path gives from ``topic``: its endpoint set, less the topic itself.
+
+    A question about an entity asks for other entities: a path that comes back to its topic
+    ("who starred with X": X starred in those films too) does not answer with it. The topic
+    stays when it is the only endpoint, which is all that path says.
+
+    >>> path_answers(kg, tom_hanks, (starred_in_inverse, starred_in))  # doctest: +SKIP
+    array([...])  # the co-stars, Tom Hanks left out
+    """
+    ends = kg.execute(topic, path)
+    return ends if len(ends) == 1 else ends[ends != topic]
+
+
+def answer_f1(predicted: np.ndarray, gold: np.ndarray) -> float:
+    """F1 of a predicted answer set against a gold one (both sorted, unique entity ids); 0 when either is empty.
+
+    >>> answer_f1(np.array([1, 2]), np.array([2, 3]))
+    0.5
+    """
+    hits = len(np.intersect1d(predicted, gold, assume_unique=True))
+    return 2 * hits / (len(predicted) + len(gold)) if hits else 0.0
+
+
 def _meets(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether the sorted arrays ``a`` and ``b`` share an element."""
     i = np.searchsorted(b, a)
@@ -170,7 +194,7 @@ def render_example(kg: KnowledgeGraph, question: Question) -> tuple[list[dict[st
     """
     messages = render_prompt(question.question, kind=question.kind)
     if question.kind == "infill":
-        return messages, infill_completion(kg, question.topic)
+        return messages, infill_completion(kg, question.topic, question.answers)
     if question.topic is None or not question.gold_paths:
         raise ValueError(f"question {question.id!r} has no topic or gold paths to render a completion from")
     return messages, render_completion(kg, question.topic, question.gold_paths, question.answers)

@@ -183,12 +183,20 @@ class Graph(ABC):
         return paths
 
     def shortest_paths(
-        self, e: EntityId, answers: Iterable[EntityId] | np.ndarray, max_hops: int, max_paths: int = 32
+        self,
+        e: EntityId,
+        answers: Iterable[EntityId] | np.ndarray,
+        max_hops: int,
+        max_paths: int = 32,
+        *,
+        length: int | None = None,
     ) -> list[RelationPath]:
         """The shortest relation paths (>= 1 step) from ``e`` whose walks reach any of ``answers``.
 
         Every returned path has the same, minimal length (<= ``max_hops``); they come in step
-        order, at most ``max_paths``; none when no answer is within ``max_hops``.
+        order, at most ``max_paths``; none when no answer is within ``max_hops``. ``length``
+        asks for paths of that many steps instead (none when it is below the minimal one): a
+        longer path can reach more of the answers than the shortest ones do.
         """
         start = self._entity(e)
         targets = self._entities(answers)
@@ -198,8 +206,9 @@ class Graph(ABC):
         first = self._around(np.array([start], dtype=np.int64))
         if first.size == 0:
             return []
-        length = 1 + int(distance[first].min())
-        if length > max_hops:
+        shortest = 1 + int(distance[first].min())
+        length = shortest if length is None else length
+        if shortest > max_hops or not shortest <= length <= max_hops:
             return []
         found: list[RelationPath] = []
 

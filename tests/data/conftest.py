@@ -145,14 +145,16 @@ class FakeKG:
         return paths[:max_paths]
 
     def shortest_paths(
-        self, e: int, answers: Iterable[int], max_hops: int, max_paths: int = 32
+        self, e: int, answers: Iterable[int], max_hops: int, max_paths: int = 32, *, length: int | None = None
     ) -> list[tuple[int, ...]]:
         targets = set(int(a) for a in answers)
         by_length = defaultdict(list)
         for path in self.relation_paths(e, max_hops):
             if targets & set(self.execute(e, path).tolist()):
                 by_length[len(path)].append(path)
-        return by_length[min(by_length)][:max_paths] if by_length else []
+        if not by_length or (length is not None and length < min(by_length)):
+            return []
+        return by_length[min(by_length) if length is None else length][:max_paths]
 
 
 # A small world: countries in regions, borders (symmetric), capitals.

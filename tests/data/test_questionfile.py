@@ -54,6 +54,42 @@ def test_answers_are_reached_by_shortest_paths(world, tmp_path):
         assert world.entity_by_label("Europe") in world.execute(q.topic, gold)
 
 
+def test_gold_paths_are_the_plans_that_explain_the_answers_not_every_path_reaching_one(world, tmp_path):
+    # France and Belgium share Germany's region. "neighbor of" reaches both in one step but also
+    # Poland and Czechia (F1 0.67); "located in, ^located in" gives exactly them once Germany
+    # itself (where the path comes back to) is left out: the longer, exact plan is the gold path.
+    path = write(
+        tmp_path,
+        {"question": "Which countries share Germany's region?", "topic": "Germany", "answers": ["France", "Belgium"]},
+    )
+    (q,) = load_question_file(world, path)
+    located_in = world.relation_by_label("located in")
+    assert q.gold_paths == ((located_in, world.inverse_step(located_in)),)
+
+
+def test_gold_paths_are_capped_and_shortest_first(world, tmp_path):
+    # Both of Germany's answers below are reached by many equally good paths: at most max_paths kept
+    lines = [{"question": "Neighbours' neighbours?", "topic": "Germany", "answers": ["Spain", "Portugal", "Poland"]}]
+    (q,) = load_question_file(world, write(tmp_path, *lines), max_paths=1)
+    (many,) = load_question_file(world, write(tmp_path, *lines), max_paths=32)
+    assert len(q.gold_paths) == 1 and q.gold_paths == many.gold_paths[:1]
+    assert [len(p) for p in many.gold_paths] == sorted(len(p) for p in many.gold_paths)
+
+
+def test_names_several_entities_share_resolve_to_the_namesakes_the_answers_support(world, tmp_path):
+    # "Shared" names France and Spain; Madrid is Spain's capital (France reaches it only through a
+    # neighbour, F1 0.5). "Metro" names Berlin and Lisbon; Germany's paths reach Berlin only.
+    world._aliases.update({"France": ["Shared"], "Spain": ["Shared"], "Berlin": ["Metro"], "Lisbon": ["Metro"]})
+    lines = [
+        {"question": "Capital of it?", "topic": "Shared", "answers": ["Madrid"]},
+        {"question": "Capital of Germany?", "topic": "Germany", "answers": ["Metro"]},
+    ]
+    spain, germany = load_question_file(world, write(tmp_path, *lines))
+    capital = world.relation_by_label("capital")
+    assert (spain.topic, spain.gold_paths) == (world.entity_by_label("Spain"), ((capital,),))
+    assert (germany.answers, germany.gold_paths) == ((world.entity_by_label("Berlin"),), ((capital,),))
+
+
 BAD_LINES = [
     ("{not json", "invalid JSON"),
     ("[1, 2]", "expected a JSON object"),
@@ -68,10 +104,7 @@ BAD_LINES = [
     ({"question": "Q?", "topic": "Germany", "answers": ["Atlantis"]}, "unknown answer 'Atlantis'"),
     ({"question": "Q?", "topic": "Europe", "answers": ["Asia"]}, "no path of at most 3 hops from 'Europe'"),
     ({"question": "Who knows?", "answers": ["Berlin"]}, "answers given but no topic"),
-    (
-        {"question": "Q?", "topic": "Shared", "answers": ["Berlin"]},
-        "topic 'Shared' names several entities (France, Spain)",
-    ),
+    ({"question": "Q?", "topic": "Shared"}, "topic 'Shared' names several entities (France, Spain)"),
 ]
 
 
