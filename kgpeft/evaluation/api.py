@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kgpeft.errors import AdapterError, DataError
+from kgpeft.evaluation.knowledge import KnowledgeProbes, build_knowledge_probes, knowledge_metrics
 from kgpeft.evaluation.report import SystemResult
 from kgpeft.evaluation.systems import ProbeSettings, ReasonerSystem, RoutedSystem, System, TeacherSystem
 from kgpeft.kg.sparql import is_store_url
@@ -124,7 +125,7 @@ def _unconstrained(ctx: SystemContext) -> tuple[System, None]:
         adapter=ctx.student_name,
         description="student, free decoding",
         constrained=False,
-        probe_settings=ProbeSettings(fact_probes=0, retention_tokens=0),
+        probe_settings=ProbeSettings(fact_probes=0, retention_tokens=0, knowledge=0),
         **ctx.settings,
     ), None
 
@@ -253,6 +254,7 @@ def evaluate_adapter(
     stage("loading the model and adapters")
     loaded = load_model([student.path, *others, *route_with], load_in_4bit=load_in_4bit)
     systems = _build_systems(loaded, graph, compare, len(route_with), probes, num_paths, max_hops, batch_size)
+    knowledge = _knowledge_probes(graph, student, probes)
 
     results = []
     for system, info in systems:
@@ -267,6 +269,9 @@ def evaluate_adapter(
         )
         progress(system.name, "probes", 0)
         metrics.update(system.probes(graph))
+        if knowledge is not None and isinstance(system, ReasonerSystem) and system.probe_settings.knowledge:
+            with system.active():
+                metrics.update(knowledge_metrics(system.reasoner, knowledge, max_hops=max_hops))
         progress(system.name, "done", 0)
         log = read_training_log(info.path) if info is not None else []
         results.append(SystemResult(system.name, metrics, system.description, system.alpha, log))
@@ -318,6 +323,18 @@ def _build_systems(
         loaded, kg, reasoner, home, student_name, student, domains, iter(other_adapters), probes, settings
     )
     return [(home, student)] + [_SYSTEMS.get(item, _adapter)(ctx) for item in compare]
+
+
+def _knowledge_probes(kg: KnowledgeGraph, student: AdapterInfo, probes: ProbeSettings) -> KnowledgeProbes | None:
+    """The knowledge measures' items, from the student's training split (None when off or not recorded)."""
+    from kgpeft.data import build_dataset
+
+    config = student.record.data_config()
+    if not probes.knowledge or config is None:
+        return None
+    return build_knowledge_probes(
+        kg, build_dataset(kg, config).split("train"), count=probes.knowledge, seed=probes.seed
+    )
 
 
 def _questions(

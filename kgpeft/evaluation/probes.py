@@ -219,15 +219,44 @@ def retention_kl(
     """
     import torch
 
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
-    usable = len(ids) - len(ids) % window if len(ids) >= window else len(ids)
-    batch = torch.tensor(ids[:usable]).view(-1, min(window, usable)).to(model.device)  # (B, W)
+    batch = _windows(tokenizer, text, 0, max_tokens, window).to(model.device)  # (B, W)
     with torch.inference_mode():
         adapted = _log_softmax(model(input_ids=batch).logits)  # (B, W, V)
         with model.disable_adapter():
             base = _log_softmax(model(input_ids=batch).logits)
     kl = (base.exp() * (base - adapted)).sum(-1)  # (B, W)
     return float(kl.mean())
+
+
+def general_perplexity(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, *, max_tokens: int = 512, window: int = 128
+) -> float:
+    """Perplexity of the model as it is now on the ``max_tokens`` of ``text`` after those :func:`retention_kl` reads.
+
+    A held-out slice: what the KL compares is not what the perplexity scores (the text's start
+    when it is too short to have a second slice).
+
+    >>> general_perplexity(model, tok, general_text())  # doctest: +SKIP
+    31.4
+    """
+    import torch
+
+    total = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    start = max_tokens if total >= max_tokens + window else 0
+    batch = _windows(tokenizer, text, start, max_tokens, window).to(model.device)  # (B, W)
+    with torch.inference_mode():
+        logits = _log_softmax(model(input_ids=batch).logits[:, :-1])  # (B, W-1, V)
+    nll = -logits.gather(-1, batch[:, 1:, None]).squeeze(-1)  # (B, W-1)
+    return float(torch.exp(nll.mean()))
+
+
+def _windows(tokenizer: PreTrainedTokenizerBase, text: str, start: int, max_tokens: int, window: int) -> torch.Tensor:
+    """Up to ``max_tokens`` tokens of ``text`` from token ``start``, as whole windows: (B, W)."""
+    import torch
+
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][start : start + max_tokens]
+    usable = len(ids) - len(ids) % window if len(ids) >= window else len(ids)
+    return torch.tensor(ids[:usable]).view(-1, min(window, usable))
 
 
 def _log_softmax(logits: torch.Tensor) -> torch.Tensor:

@@ -36,9 +36,19 @@ COLUMNS = (
     ("hallucinated_hops_per_question", "hallucinated hops / q", 2),
     ("latency_s", "latency (s/q)", 3),
     ("misrouted", "misrouted", 3),
+    ("closed_book_infilled", "closed-book (infilled facts)", 3),
+    ("closed_book_other", "closed-book (other facts)", 3),
+    ("disambiguation", "disambiguation", 3),
+    ("disambiguation_se", "± SE", 3),
+    ("disambiguation_chance", "chance", 3),
+    ("free_hallucinated_hops", "free halluc. hops / q", 2),
+    ("free_non_entity", "free answers not entities", 3),
+    ("general_ppl", "general ppl", 2),
 )
-OPTIONAL_COLUMNS = ("misrouted",)
-"""Shown only when some system has the metric (routed evaluation)."""
+KNOWLEDGE_COLUMNS = tuple(key for key, _, _ in COLUMNS[COLUMNS.index(("misrouted", "misrouted", 3)) + 1 :])
+"""kgpeft.evaluation.knowledge's measures."""
+OPTIONAL_COLUMNS = ("misrouted", *KNOWLEDGE_COLUMNS)
+"""Shown only when some system has the metric (routed evaluation, knowledge measures)."""
 SHARE_METRICS = ("hits@1", "f1", "path_validity", "gold_path_match", "fact_probe")
 
 
@@ -139,6 +149,16 @@ def markdown(results: Sequence[SystemResult], context: Mapping[str, Any], plots:
             " Misrouted: share of questions a routed system sent to another domain's adapter and graph "
             "(each counted as a miss)."
             if any(key == "misrouted" for key, _, _ in columns)
+            else ""
+        )
+        + (
+            " Closed-book: one-hop questions about trained entities answered by the model alone (free "
+            "generation, no KG), split by whether the entity's infilling rows stated the answer. "
+            "Disambiguation: a name several entities share, in a context sentence; the right description "
+            "scored most likely per token (chance: 1 / candidates). Free hallucinated hops and answers not "
+            "entities: the closed-book questions decoded without the KG constraint. General ppl: perplexity "
+            "on a held-out slice of the same general text."
+            if any(key in KNOWLEDGE_COLUMNS for key, _, _ in columns)
             else ""
         ),
         "",

@@ -61,9 +61,16 @@ class ProbeSettings:
         default=512, metadata={"help": "Tokens of general English text for retention KL (0 skips it)."}
     )
     seed: int = field(default=0, metadata={"help": "Seed choosing the probed entities and distractors."})
+    knowledge: int = field(
+        default=64,
+        metadata={
+            "help": "Closed-book questions and disambiguation items about trained entities "
+            "(kgpeft.evaluation.knowledge; 0 skips them)."
+        },
+    )
 
     def __post_init__(self) -> None:
-        for name in ("fact_probes", "retention_tokens"):
+        for name in ("fact_probes", "retention_tokens", "knowledge"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

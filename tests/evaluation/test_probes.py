@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from kgpeft.data import render_prompt, tokenize_example
+from kgpeft.data import entity_knowledge, render_prompt, tokenize_example
 from kgpeft.evaluation import (
     build_fact_probes,
     completion_log_probs,
@@ -23,7 +23,9 @@ def test_fact_probes_swap_one_key_fact_for_an_entity_in_the_same_role(world, tin
     for probe in probes:
         true_words, corrupted_words = probe.true.split(), probe.corrupted.split()
         assert probe.true != probe.corrupted and probe.true.endswith("</ent_desc>")
-        assert probe.true == f"{world.entity_description(probe.entity)} </ent_desc>"
+        # the true text is the infilling target: the description, then the shown facts it does not state
+        assert probe.true == f"{entity_knowledge(world, probe.entity)} </ent_desc>"
+        assert probe.true.startswith(world.entity_description(probe.entity))
         # The context sentence states neither side of the pair: the probe cannot be solved by copying.
         context = probe.messages[1]["content"]
         assert f"<ent> {world.entity_label(probe.entity)} </ent>" in context
