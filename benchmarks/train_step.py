@@ -9,7 +9,12 @@ The two trainers run in two threads that take turns step by step, so that both s
 load on a shared machine; after a warm-up, the median of the remaining steps is reported.
 Target: distillation <= 1.15x SFT.
 
+``--memory`` measures instead the peak memory (max RSS of a child process) of one distillation
+step with the loss's logits made all at once (``loss_chunk_size = 0``: one (N, V) fp32 tensor
+and its softmax statistics) and in chunks (the default), at ``--seq-len`` tokens a row.
+
     .venv/bin/python benchmarks/train_step.py [--steps 5] [--warmup 1]
+    .venv/bin/python benchmarks/train_step.py --memory --seq-len 512
 """
 
 from __future__ import annotations
@@ -99,7 +104,7 @@ def make_model() -> LlamaForCausalLM:
         num_hidden_layers=6,
         num_attention_heads=6,
         num_key_value_heads=2,
-        max_position_embeddings=SEQ_LEN,
+        max_position_embeddings=4096,
         tie_word_embeddings=True,
         pad_token_id=0,
         eos_token_id=1,
@@ -150,10 +155,31 @@ def train_taking_turns(trainers: dict[str, SFTTrainer], turns: Turns) -> None:
         thread.join()
 
 
+def step_peak_rss(rows, chunk_size: int) -> float:
+    """Peak RSS (MB) of a fresh process that builds the distillation trainer and trains one step."""
+    import multiprocessing
+    import resource
+
+    def child(out) -> None:
+        KGDistillTrainer.loss_chunk_size = chunk_size
+        make_trainer(KGDistillTrainer, KGDistillConfig, rows, TrainerCallback()).train()
+        out.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+    context = multiprocessing.get_context("fork")  # the child inherits the imports, not the parent's peak
+    out = context.Queue()
+    process = context.Process(target=child, args=(out,))
+    process.start()
+    peak = out.get()
+    process.join()
+    return peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="measured steps per trainer")
     parser.add_argument("--warmup", type=int, default=1, help="steps run before measuring")
+    parser.add_argument("--memory", action="store_true", help="peak memory of one step, loss chunked or not")
+    parser.add_argument("--seq-len", type=int, default=SEQ_LEN, help="tokens per row (with --memory)")
     options = parser.parse_args()
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
@@ -166,6 +192,15 @@ def main() -> None:
         prompt_len=(64, 96),
         top_k=TOP_K,
     )
+    if options.memory:
+        rows = synthetic_rows(
+            BATCH_SIZE, vocab_size=VOCAB_SIZE, seq_len=(options.seq_len,) * 2, prompt_len=(64, 96), top_k=TOP_K
+        )
+        tokens = sum(sum(mask) for mask in rows["completion_mask"])
+        print(f"one step, batch {BATCH_SIZE}x{options.seq_len} ({tokens} completion tokens), vocabulary {VOCAB_SIZE}")
+        for chunk in (0, KGDistillTrainer.loss_chunk_size):
+            print(f"loss_chunk_size {chunk:4d}: peak RSS {step_peak_rss(rows, chunk):8.0f} MB")
+        return
     params = sum(p.numel() for p in make_model().parameters())
     print(f"model: Llama {params / 1e6:.1f}M params, LoRA r=16 on all linear layers; batch {BATCH_SIZE}x{SEQ_LEN}")
     print(f"threads: {torch.get_num_threads()}; warm-up {options.warmup} steps, median of {options.steps}")

@@ -81,13 +81,86 @@ def distillation_loss(
         >>> loss.total.shape
         torch.Size([])
     """
+    mask, targets, t_ids, t_probs = _completion_targets(labels, teacher_ids, teacher_probs)
+    # Index before anything else, so no (B, T, V) tensor is created here: only (N, V) ones
+    logits = student_logits[mask] if student_logits.dim() == 3 else student_logits  # (N, V)
+    hard_sum, soft_sum = _token_loss_sums(logits, targets, t_ids, t_probs, temperature)
+    return _mean_loss(hard_sum, soft_sum, targets.numel(), num_items_in_batch, alpha)
+
+
+def chunked_distillation_loss(
+    hidden: torch.Tensor,
+    lm_head: torch.nn.Module,
+    labels: torch.Tensor,
+    teacher_ids: torch.Tensor,
+    teacher_probs: torch.Tensor,
+    alpha: float,
+    temperature: float,
+    num_items_in_batch: int | torch.Tensor | None = None,
+    chunk_size: int = 256,
+) -> DistillLoss:
+    """:func:`distillation_loss` from hidden states, the logits made ``chunk_size`` positions at a time.
+
+    ``(N, V)`` fp32 logits and their softmax statistics are the largest tensors of a step
+    (8 rows of 100 completion tokens over a 49k vocabulary: 160 MB each, several of them kept
+    for the backward pass). Here each chunk of ``hidden`` goes through ``lm_head`` inside a
+    checkpoint: the backward pass recomputes that chunk's logits instead of keeping them, so
+    at most ``(chunk_size, V)`` logits exist at once. Same value as the unchunked loss.
+
+    Args:
+        hidden: ``(N, H)`` final hidden states at the positions of ``prediction_mask(labels)``,
+            row-major (what a causal LM returns as logits for ``logits_to_keep=prediction_mask(labels)``
+            when its LM head is skipped).
+        lm_head: the model's output projection (``model.get_output_embeddings()``), ``H -> V``.
+        labels, teacher_ids, teacher_probs, alpha, temperature, num_items_in_batch: as for
+            :func:`distillation_loss`.
+        chunk_size: positions projected at once (>= 1).
+
+    Example:
+        >>> head = torch.nn.Linear(8, 11, bias=False)
+        >>> labels = torch.tensor([[-100, -100, 3, 4, 5]])
+        >>> ids, probs = torch.randint(0, 11, (1, 5, 4)), torch.softmax(torch.randn(1, 5, 4), -1)
+        >>> hidden = torch.randn(3, 8)  # the 3 positions predicting 3, 4 and 5
+        >>> loss = chunked_distillation_loss(hidden, head, labels, ids, probs, 0.5, 2.0, chunk_size=2)
+        >>> full = distillation_loss(head(hidden), labels, ids, probs, 0.5, 2.0)
+        >>> bool(torch.allclose(loss.total, full.total))
+        True
+    """
+    from torch.utils.checkpoint import checkpoint
+
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    _, targets, t_ids, t_probs = _completion_targets(labels, teacher_ids, teacher_probs)
+
+    def chunk_sums(h: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        return torch.stack(_token_loss_sums(lm_head(h), y, ids, probs, temperature))  # (2,)
+
+    # Tied to `hidden` even with no completion token, so that backward() finds a graph as it does unchunked
+    sums = hidden.new_zeros(2, dtype=torch.float32) + hidden.sum().float() * 0
+    for i in range(0, len(targets), chunk_size):
+        part = slice(i, i + chunk_size)
+        sums = sums + checkpoint(
+            chunk_sums, hidden[part], targets[part], t_ids[part], t_probs[part], use_reentrant=False
+        )
+    return _mean_loss(sums[0], sums[1], targets.numel(), num_items_in_batch, alpha)
+
+
+def _completion_targets(
+    labels: torch.Tensor, teacher_ids: torch.Tensor, teacher_probs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The prediction mask ``(B, T)`` and, per predicting position, its gold token ``(N,)`` and teacher row ``(N, K)``."""
     mask = prediction_mask(labels)  # (B, T)
     # Teacher rows and labels sit on the predicted token; move them onto the predicting position
     targets = labels[:, 1:][mask[:, :-1]]  # (N,)
     t_ids = teacher_ids[:, 1:][mask[:, :-1]]  # (N, K)
     t_probs = teacher_probs[:, 1:][mask[:, :-1]].float()  # (N, K)
-    # Index before anything else, so no (B, T, V) tensor is created here: only (N, V) ones
-    logits = student_logits[mask] if student_logits.dim() == 3 else student_logits  # (N, V)
+    return mask, targets, t_ids, t_probs
+
+
+def _token_loss_sums(
+    logits: torch.Tensor, targets: torch.Tensor, t_ids: torch.Tensor, t_probs: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed cross-entropy and summed ``T^2 * KL`` of ``(N, V)`` logits against gold ``(N,)`` and teacher ``(N, K)``."""
     logits = logits.float()  # the softmax statistics in fp32, also under bf16 autocast
 
     # Hard: -log softmax(z)[gold] = logsumexp(z) - z[gold]; gathering before normalising avoids
@@ -111,9 +184,19 @@ def distillation_loss(
     kl = (teacher_p * (torch.where(on_support, teacher_lp, 0.0) - student_lp)).sum(-1)  # (N,)
     # T^2 keeps the soft gradients' size independent of T (Hinton et al., 2015)
     soft_sum = torch.where(has_teacher, kl, 0.0).sum() * temperature**2
+    return hard_sum, soft_sum
 
-    denominator = targets.numel() if num_items_in_batch is None else num_items_in_batch
-    denominator = torch.as_tensor(denominator, device=logits.device).clamp(min=1)  # an empty batch gives 0, not NaN
+
+def _mean_loss(
+    hard_sum: torch.Tensor,
+    soft_sum: torch.Tensor,
+    num_tokens: int,
+    num_items_in_batch: int | torch.Tensor | None,
+    alpha: float,
+) -> DistillLoss:
+    """The sums divided by ``num_items_in_batch`` (default: this batch's ``num_tokens``) and mixed by ``alpha``."""
+    denominator = num_tokens if num_items_in_batch is None else num_items_in_batch
+    denominator = torch.as_tensor(denominator, device=hard_sum.device).clamp(min=1)  # an empty batch gives 0, not NaN
     hard = hard_sum / denominator
     soft = soft_sum / denominator
     return DistillLoss(total=alpha * hard + (1 - alpha) * soft, hard=hard, soft=soft)

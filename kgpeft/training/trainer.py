@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -9,11 +11,25 @@ from trl import SFTTrainer
 
 from kgpeft.training.collator import DataCollatorForDistillation
 from kgpeft.training.config import KGDistillConfig
-from kgpeft.training.loss import IGNORE_INDEX, distillation_loss, prediction_mask
+from kgpeft.training.loss import IGNORE_INDEX, chunked_distillation_loss, distillation_loss, prediction_mask
 from kgpeft.training.sampler import LengthBucketSampler
 
 MIN_SHARED_PREFIX = 4
 """Shorter shared prefixes are not worth a second forward call."""
+
+
+@contextlib.contextmanager
+def _skipped(module: torch.nn.Module) -> Iterator[None]:
+    """``module`` returns its input unchanged inside the block (the LM head, while the loss applies it in chunks)."""
+    module.forward = _identity  # an instance attribute: nn.Module.__call__ finds it before the class's forward
+    try:
+        yield
+    finally:
+        del module.forward
+
+
+def _identity(hidden: torch.Tensor) -> torch.Tensor:
+    return hidden
 
 
 def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor) -> int:
@@ -56,6 +72,8 @@ class KGDistillTrainer(SFTTrainer):
     """
 
     _tag_names: ClassVar[list[str]] = ["trl", "sft", "kgpeft"]
+    loss_chunk_size: ClassVar[int] = 256
+    """Completion positions whose logits the loss makes at once (0: all of a batch at once, one (N, V) tensor)."""
 
     def __init__(
         self,
@@ -115,24 +133,30 @@ class KGDistillTrainer(SFTTrainer):
         if shared:
             cache = model(input_ids=input_ids[:1, :shared], use_cache=True).cache
             cache.batch_repeat_interleave(len(input_ids))  # (1, H, P, D) -> (B, H, P, D), in the autograd graph
-        # Only the positions that predict completion tokens go through the LM head: (N, V) logits, not (B, T, V).
-        # Called without `fused_lm_head`, the forward SFTTrainer patched in is the model's own.
-        outputs = model(
-            input_ids=input_ids[:, shared:],
-            attention_mask=attention_mask,
-            logits_to_keep=keep[:, shared:],
-            cache=cache,
-            use_cache=cache is not None,
-        )
-        loss = distillation_loss(
-            outputs.logits,
-            labels,
-            inputs["teacher_ids"],
-            inputs["teacher_probs"],
-            alpha=self.args.alpha,
-            temperature=self.args.temperature,
-            num_items_in_batch=num_items_in_batch,
-        )
+        # Only the positions that predict completion tokens are kept: (N, H) hidden states, not (B, T, V) logits.
+        # The LM head is skipped in the forward pass and applied by the loss in chunks (chunked_distillation_loss);
+        # outputs returned to the caller (evaluation) keep their logits. Called without `fused_lm_head`, the
+        # forward SFTTrainer patched in is the model's own.
+        head = self.accelerator.unwrap_model(model).get_output_embeddings()
+        # FSDP shards the head's weight outside its own forward pass: there it stays inside the model
+        chunked = self.loss_chunk_size > 0 and not return_outputs and head is not None and not self.is_fsdp_enabled
+        with _skipped(head) if chunked else contextlib.nullcontext():
+            outputs = model(
+                input_ids=input_ids[:, shared:],
+                attention_mask=attention_mask,
+                logits_to_keep=keep[:, shared:],
+                cache=cache,
+                use_cache=cache is not None,
+            )
+        teacher = (labels, inputs["teacher_ids"], inputs["teacher_probs"])
+        settings = {"alpha": self.args.alpha, "temperature": self.args.temperature}
+        if chunked:
+            loss = chunked_distillation_loss(
+                outputs.logits, head, *teacher, **settings, num_items_in_batch=num_items_in_batch,
+                chunk_size=self.loss_chunk_size,
+            )  # fmt: skip
+        else:
+            loss = distillation_loss(outputs.logits, *teacher, **settings, num_items_in_batch=num_items_in_batch)
         total = loss.total
         # As in Trainer.compute_loss: `num_items_in_batch` counts every rank's tokens while DDP averages gradients
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:

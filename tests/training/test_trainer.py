@@ -183,3 +183,43 @@ def test_a_prompt_prefix_shared_by_every_row_runs_once_with_the_same_loss_and_gr
     torch.testing.assert_close(shared_loss, full_loss)
     for name, grad in full_grads.items():
         torch.testing.assert_close(shared_grads[name], grad, msg=name)
+
+
+def test_the_loss_made_in_chunks_through_the_lm_head_has_the_unchunked_value_and_gradients(
+    tmp_path, tokenizer, make_tiny_llama, rows, monkeypatch
+):
+    args = KGDistillConfig(output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=4, alpha=0.5)
+    trainer = KGDistillTrainer(
+        make_tiny_llama(),
+        args=args,
+        train_dataset=rows,
+        processing_class=tokenizer,
+        peft_config=LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM", init_lora_weights=False),
+    )
+    batch = trainer.data_collator([rows[i] for i in range(4)])
+    head = trainer.model.get_output_embeddings()
+    calls = []
+    head.register_forward_hook(lambda module, inputs, output: calls.append(tuple(output.shape)))
+
+    def loss_and_grads(chunk_size):
+        monkeypatch.setattr(KGDistillTrainer, "loss_chunk_size", chunk_size)
+        calls.clear()
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+        return loss.detach(), grads, list(calls)
+
+    full_loss, full_grads, full_calls = loss_and_grads(0)
+    chunked_loss, chunked_grads, chunked_calls = loss_and_grads(3)
+    tokens = int((batch["labels"] != -100).sum())
+    vocab = full_calls[0][1]
+    assert full_calls == [(tokens, vocab)], "unchunked: one (N, V) projection"
+    # Skipped in the forward pass (hidden states through), then chunks of 3 positions, each projected
+    # again in the backward pass (the checkpoint)
+    assert chunked_calls[0][0] == tokens and chunked_calls[0][1] < vocab
+    projected = [rows for rows, width in chunked_calls[1:] if width == vocab]
+    assert len(projected) == len(chunked_calls) - 1 and max(projected) == 3 and sum(projected) == 2 * tokens
+    torch.testing.assert_close(chunked_loss, full_loss, rtol=1e-5, atol=1e-6)
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(chunked_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
