@@ -67,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--retention-tokens", type=count(0), default=512, help="tokens of general text for retention KL; 0 skips"
     )
+    parser.add_argument(
+        "--knowledge-probes",
+        type=count(0),
+        default=64,
+        help="closed-book questions and disambiguation items about trained entities; 0 skips (default 64)",
+    )
     add_no_4bit_argument(parser)
     parser.set_defaults(func=run, command="eval")
 
@@ -80,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from kgpeft.evaluation.api import evaluate_adapter
 
     try:
-        probes = ProbeSettings(fact_probes=args.fact_probes, retention_tokens=args.retention_tokens)
+        probes = ProbeSettings(
+            fact_probes=args.fact_probes, retention_tokens=args.retention_tokens, knowledge=args.knowledge_probes
+        )
     except ValueError as err:
         raise KGPeftError(f"--{str(err).replace('_', '-')}") from err
     console = Console(stderr=True)  # progress and status; results go to stdout

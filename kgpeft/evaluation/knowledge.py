@@ -117,6 +117,8 @@ def build_knowledge_probes(
     infilled: list[ClosedBookItem] = []
     other: list[ClosedBookItem] = []
     for entity in entities:
+        if len(infilled) >= count and len(other) >= count:
+            break  # enough of both: a graph's thousands of training topics are not all visited
         for step, answers in _facts(kg, entity):
             mentioned = [any(_mentions(text, name) for text in shown[entity]) for name in map(kg.entity_label, answers)]
             if any(mentioned) and not all(mentioned):
@@ -155,7 +157,11 @@ def _disambiguation(
 ) -> list[DisambiguationItem]:
     """Items for trained entities whose name (label or alias) other described entities carry too."""
     items = []
-    for entity in sorted(trained):
+    entities = sorted(trained)
+    random.Random(seed).shuffle(entities)
+    for entity in entities:
+        if len(items) >= count:
+            break
         for name in [kg.entity_label(entity), *kg.entity_aliases(entity)]:
             group = [e for e in kg.entities_by_name(name) if kg.entity_description(e)]
             if len(group) < 2 or entity not in group:
@@ -176,7 +182,6 @@ def _disambiguation(
                 for context in contexts[:CONTEXTS_PER_ENTITY]
             ]
             break  # the entity's first shared name
-    random.Random(seed).shuffle(items)
     return items[:count]
 
 

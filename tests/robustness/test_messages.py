@@ -89,6 +89,7 @@ def test_pickled_weights_are_refused_without_being_opened(place, capsys, command
         ["eval", "--batch-size", "0"],
         ["eval", "--fact-probes", "-1"],
         ["eval", "--retention-tokens", "-5"],
+        ["eval", "--knowledge-probes", "-1"],
     ],
     ids=" ".join,
 )
