@@ -29,7 +29,8 @@ from rapidfuzz import fuzz, process
 
 from kgpeft.data.linking import EntityLinker
 from kgpeft.data.questions import Question, question_length_problem
-from kgpeft.data.render import answer_f1, path_answers
+from kgpeft.data.render import path_answers
+from kgpeft.data.scoring import answer_f1
 from kgpeft.errors import DataError
 from kgpeft.io import read_user_file
 from kgpeft.types import EntityId, RelationPath, StrPath
@@ -225,6 +226,7 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str) -> _Parsed:
     else:
         linked = resolver.linker.link(text)
         topic = linked.top.entity if linked.top and not linked.ambiguous else None
+        topics = () if topic is None else (topic,)
     if not answer_refs:
         return _Parsed(Question(question_id, text.strip(), topic, (), (), "", extra=extra))
     if topic is None:
@@ -273,7 +275,9 @@ def _scored_paths(
     scored: list[tuple[float, RelationPath]] = []
     for length in range(1, max_hops + 1):
         candidates = kg.shortest_paths(topic, gold, max_hops, _CANDIDATE_PATHS, length=length)
-        scored += [(answer_f1(path_answers(kg, topic, path), gold), tuple(path)) for path in candidates]
+        scored += [
+            (answer_f1(path_answers(kg, topic, path).tolist(), gold.tolist()), tuple(path)) for path in candidates
+        ]
         if scored and max(f1 for f1, _ in scored) == 1.0:
             break
     # Stable: among equally good paths the shorter (searched first) come first, then step order

@@ -117,16 +117,6 @@ def path_answers(kg: KnowledgeGraph, topic: EntityId, path: RelationPath) -> np.
     return ends if len(ends) == 1 else ends[ends != topic]
 
 
-def answer_f1(predicted: np.ndarray, gold: np.ndarray) -> float:
-    """F1 of a predicted answer set against a gold one (both sorted, unique entity ids); 0 when either is empty.
-
-    >>> answer_f1(np.array([1, 2]), np.array([2, 3]))
-    0.5
-    """
-    hits = len(np.intersect1d(predicted, gold, assume_unique=True))
-    return 2 * hits / (len(predicted) + len(gold)) if hits else 0.0
-
-
 def _meets(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether the sorted arrays ``a`` and ``b`` share an element."""
     i = np.searchsorted(b, a)

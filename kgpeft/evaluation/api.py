@@ -218,7 +218,8 @@ def evaluate_adapter(
     """
     from kgpeft.adapters import read_adapter
     from kgpeft.data import EntityLinker
-    from kgpeft.evaluation.evaluate import evaluate, link_questions
+    from kgpeft.evaluation.evaluate import link_questions, predict, question_results, question_type, score
+    from kgpeft.evaluation.metrics import scores_by_type
     from kgpeft.evaluation.report import REPORT_FILES, read_training_log, results_json, write_report
     from kgpeft.inference.loading import load_kg, load_model
     from kgpeft.io import check_output_file, check_output_files, write_json
@@ -258,16 +259,19 @@ def evaluate_adapter(
     knowledge = _knowledge_probes(graph, student, probes)
 
     results = []
+    question_rows: list[dict[str, Any]] = []
     for system, info in systems:
         progress(system.name, "start", len(question_list))
-        metrics = evaluate(
+        asked, predictions = predict(
             system,
             question_list,
             graph,
-            probes=False,
             progress=lambda n, name=system.name: progress(name, "advance", n),
             linker=linker,
         )
+        metrics = score(asked, predictions)
+        by_type = scores_by_type([question_type(q) for q in asked], [q.answers for q in asked], predictions)
+        question_rows += question_results(graph, system.name, asked, predictions)
         progress(system.name, "probes", 0)
         metrics.update(system.probes(graph))
         if knowledge is not None and isinstance(system, ReasonerSystem) and system.probe_settings.knowledge:
@@ -275,7 +279,7 @@ def evaluate_adapter(
                 metrics.update(knowledge_metrics(system.reasoner, knowledge, max_hops=max_hops))
         progress(system.name, "done", 0)
         log = read_training_log(info.path) if info is not None else []
-        results.append(SystemResult(system.name, metrics, system.description, system.alpha, log))
+        results.append(SystemResult(system.name, metrics, system.description, system.alpha, log, by_type))
 
     context = {
         "adapter": str(student.path),
@@ -285,7 +289,7 @@ def evaluate_adapter(
         "base model": f"{student.record.base_model} ({'4-bit nf4' if student.record.load_in_4bit else 'full precision'})",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    files = write_report(report_dir, results, context)
+    files = write_report(report_dir, results, context, question_rows)
     if json_path:
         write_json(json_path, {**context, "systems": results_json(results)})
         files["json"] = Path(json_path)

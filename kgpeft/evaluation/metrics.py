@@ -33,6 +33,7 @@ __all__ = [
     "path_validity",
     "score_path_predictions",
     "score_predictions",
+    "scores_by_type",
 ]
 
 
@@ -41,6 +42,8 @@ class Prediction:
     """What one system said about one question, reduced to what the metrics need.
 
     ``path_validity`` holds one flag per generated path; ``latency`` is seconds spent on the question.
+    ``ranked`` (answers best first, with scores) and ``paths`` (each generated path's text,
+    probability and validity) are what the per-question results show, not scored.
     """
 
     top_answer: EntityId | None = None
@@ -49,6 +52,8 @@ class Prediction:
     path_validity: tuple[bool, ...] = ()
     hallucinated_hops: int = 0
     latency: float = 0.0
+    ranked: tuple[tuple[EntityId, float], ...] = ()
+    paths: tuple[tuple[str, float, bool], ...] = ()
 
 
 def gold_path_match(top_path: RelationPath | None, gold_paths: Collection[RelationPath]) -> float:
@@ -93,6 +98,21 @@ def score_predictions(
         "questions": float(len(predictions)),
         "labelled": float(len(labelled)),
     }
+
+
+def scores_by_type(
+    types: Sequence[str | None], answers: Sequence[Collection[EntityId]], predictions: Sequence[Prediction]
+) -> dict[str, dict[str, float]]:
+    """Hits@1 and question count per question type (questions with gold answers and a type only).
+
+    >>> scores_by_type(["a", "a", None], [{1}, {2}, {3}], [Prediction(1), Prediction(1), Prediction(3)])
+    {'a': {'hits@1': 0.5, 'questions': 2.0}}
+    """
+    hits: dict[str, list[float]] = {}
+    for kind, gold, prediction in zip(types, answers, predictions, strict=True):
+        if kind is not None and gold:
+            hits.setdefault(kind, []).append(hits_at_1(prediction.top_answer, gold))
+    return {kind: {"hits@1": float(np.mean(v)), "questions": float(len(v))} for kind, v in sorted(hits.items())}
 
 
 def _mean(values: Sequence[float]) -> float | None:

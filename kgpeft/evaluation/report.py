@@ -23,7 +23,9 @@ LOSS_PLOT = "loss_curves.png"
 METRICS_PLOT = "metrics.png"
 TRAINING_LOG = "training_log.json"
 # Every file write_report may write, its record first (what `kgpeft eval` checks before replacing them).
-REPORT_FILES = (REPORT_JSON, REPORT_MD, METRICS_PLOT, LOSS_PLOT)
+QUESTIONS_FILE = "questions.jsonl"
+"""Per-question results: one JSON line per system and question (see evaluation.evaluate.question_results)."""
+REPORT_FILES = (REPORT_JSON, REPORT_MD, METRICS_PLOT, LOSS_PLOT, QUESTIONS_FILE)
 
 # (key, column title, decimals); the bar plot shows the metrics that are shares in [0, 1].
 COLUMNS = (
@@ -42,6 +44,7 @@ COLUMNS = (
     ("disambiguation_se", "± SE", 3),
     ("disambiguation_chance", "chance", 3),
     ("free_hallucinated_hops", "free halluc. hops / q", 2),
+    ("free_path_correct", "free path right", 3),
     ("free_non_entity", "free answers not entities", 3),
     ("general_ppl", "general ppl", 2),
 )
@@ -61,6 +64,8 @@ class SystemResult:
     description: str = ""
     alpha: float | None = None
     training_log: list[dict[str, Any]] = field(default_factory=list)
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Hits@1 and question count per question type, when the question file gives types."""
 
 
 def read_training_log(adapter_dir: StrPath) -> list[dict[str, Any]]:
@@ -155,13 +160,15 @@ def markdown(results: Sequence[SystemResult], context: Mapping[str, Any], plots:
             " Closed-book: one-hop questions about trained entities answered by the model alone (free "
             "generation, no KG), split by whether the entity's infilling rows stated the answer. "
             "Disambiguation: a name several entities share, in a context sentence; the right description "
-            "scored most likely per token (chance: 1 / candidates). Free hallucinated hops and answers not "
-            "entities: the closed-book questions decoded without the KG constraint. General ppl: perplexity "
+            "scored most likely per token (chance: 1 / candidates). Free hallucinated hops, free path right "
+            "(the most probable path ends at a right answer) and answers not entities: the closed-book "
+            "questions decoded without the KG constraint. General ppl: perplexity "
             "on a held-out slice of the same general text."
             if any(key in KNOWLEDGE_COLUMNS for key, _, _ in columns)
             else ""
         ),
         "",
+        *by_type_table(results),
         "## Distillation (alpha < 1) against hard labels only (alpha = 1)",
         "",
         alpha_comparison(results),
@@ -226,8 +233,29 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def write_report(folder: StrPath, results: Sequence[SystemResult], context: Mapping[str, Any]) -> dict[str, Path]:
-    """Write ``report.json``, ``report.md`` and the plots into ``folder``; return the paths by file name.
+def by_type_table(results: Sequence[SystemResult]) -> list[str]:
+    """Markdown lines of Hits@1 per question type and system (none when no question has a type)."""
+    types = sorted({kind for r in results for kind in r.by_type})
+    if not types:
+        return []
+    lines = ["## Hits@1 by question type", "", "| type | " + " | ".join(r.name for r in results) + " |"]
+    lines.append("|" + "---|" * (len(results) + 1))
+    for kind in types:
+        cells = [
+            f"{r.by_type[kind]['hits@1']:.3f} (n={r.by_type[kind]['questions']:.0f})" if kind in r.by_type else "–"
+            for r in results
+        ]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return [*lines, "", f"Per question: {QUESTIONS_FILE} (paths generated, answers, hit or miss).", ""]
+
+
+def write_report(
+    folder: StrPath,
+    results: Sequence[SystemResult],
+    context: Mapping[str, Any],
+    question_rows: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Path]:
+    """Write ``report.json``, ``report.md``, the plots and the per-question results into ``folder``; return the paths.
 
     >>> write_report("adapters/countries", [SystemResult("student", metrics)], {"split": "test"})  # doctest: +SKIP
     """
@@ -247,6 +275,10 @@ def write_report(folder: StrPath, results: Sequence[SystemResult], context: Mapp
         "alpha_comparison": alpha_comparison(results),
         "plots": sorted(images),
     }
+    if question_rows:
+        with atomic_file(folder / QUESTIONS_FILE, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in question_rows)
+        written[QUESTIONS_FILE] = folder / QUESTIONS_FILE
     write_json(folder / REPORT_JSON, report)
     written[REPORT_JSON] = folder / REPORT_JSON
     with atomic_file(folder / REPORT_MD, "w", encoding="utf-8") as handle:
@@ -257,4 +289,8 @@ def write_report(folder: StrPath, results: Sequence[SystemResult], context: Mapp
 
 def results_json(results: Sequence[SystemResult]) -> dict[str, Any]:
     """The metrics per system, as ``kgpeft eval --json FILE`` writes them."""
-    return {r.name: {"description": r.description, "alpha": r.alpha, "metrics": r.metrics} for r in results}
+    return {
+        r.name: {"description": r.description, "alpha": r.alpha, "metrics": r.metrics}
+        | ({"by_type": r.by_type} if r.by_type else {})
+        for r in results
+    }

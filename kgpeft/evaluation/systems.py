@@ -198,6 +198,10 @@ class RoutedSystem(System):
         return {"misrouted": self._misrouted / self._routed if self._routed else None}
 
 
+SHOWN_ANSWERS = 10
+"""Ranked answers kept per question for the per-question results (a path can reach thousands)."""
+
+
 def prediction_from_answer(answer: Answer) -> Prediction:
     """What the metrics need from an :class:`~kgpeft.inference.Answer`."""
     top_path = answer.top_path
@@ -208,6 +212,8 @@ def prediction_from_answer(answer: Answer) -> Prediction:
         path_validity=tuple(p.valid for p in answer.paths),
         hallucinated_hops=sum(p.hallucinated_hops for p in answer.paths),
         latency=answer.timings.get("total", 0.0),
+        ranked=tuple((a.entity, a.score) for a in answer.answers[:SHOWN_ANSWERS]),
+        paths=tuple((p.text, p.probability, p.valid) for p in answer.paths),
     )
 
 

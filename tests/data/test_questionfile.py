@@ -40,10 +40,18 @@ def test_topics_and_answers_resolve_by_iri_label_and_alias(world, tmp_path):
 
 
 def test_unlabelled_questions_are_accepted_and_topics_linked_from_text(world, tmp_path):
-    path = write(tmp_path, {"question": "What borders France?"}, {"question": "Who won the 1998 World Cup?"})
-    linked, unknown = load_question_file(world, path)
+    path = write(
+        tmp_path,
+        {"question": "What borders France?"},
+        {"question": "Who won the 1998 World Cup?"},
+        {"question": "What is the capital of France?", "answers": ["Paris"]},
+    )
+    linked, unknown, answered = load_question_file(world, path)
     assert linked.topic == world.entity_by_label("France") and linked.answers == ()
     assert unknown.topic is None
+    assert answered.topic == world.entity_by_label("France") and answered.gold_paths == (
+        (world.relation_by_label("capital"),),
+    )
 
 
 def test_answers_are_reached_by_shortest_paths(world, tmp_path):

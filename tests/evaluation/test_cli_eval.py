@@ -81,3 +81,47 @@ def test_an_unwritable_report_folder_fails_before_evaluating(tmp_path, make_adap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--report-dir" in err[0] and "taken" in err[0]
     assert not (adapter / "report.json").exists()
+
+
+def test_eval_writes_per_question_results_and_hits_at_1_by_question_type(tmp_path, make_adapter, world_path, capsys):
+    lines = [
+        {
+            "question": "Which region is Germany in?",
+            "topic": "Germany",
+            "answers": ["Western Europe"],
+            "type": "region",
+        },
+        {"question": "Which region is Spain in?", "topic": "Spain", "answers": ["Southern Europe"], "type": "region"},
+        {"question": "What is the capital of France?", "topic": "France", "answers": ["Paris"], "type": "capital"},
+        {"question": "Which continent is Japan in?", "topic": "Japan", "answers": ["Asia"]},  # no type
+    ]
+    questions = tmp_path / "typed.jsonl"
+    questions.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    adapter = make_adapter(tmp_path / "student", seed=1)
+    argv = ["eval", "--adapter", str(adapter), "--questions", str(questions), "--kg", str(world_path)]
+    argv += ["--compare", "base", "--num-paths", "2", "--fact-probes", "0", "--retention-tokens", "0", "--no-4bit"]
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    rows = [json.loads(line) for line in (adapter / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["system"], r["question"]) for r in rows] == [
+        (s, q["question"]) for s in ("student", "base") for q in lines
+    ]
+    first = rows[0]
+    assert first["type"] == "region" and rows[3]["type"] is None
+    assert first["topic"]["label"] == "Germany" and [g["label"] for g in first["gold"]] == ["Western Europe"]
+    assert first["paths"] and all({"text", "probability", "valid"} <= set(p) for p in first["paths"])
+    # A hit is the top answer among the gold answers; the per-question hits make the metric
+    for row in rows:
+        gold = {g["iri"] for g in row["gold"]}
+        assert row["hit"] == bool(row["answers"] and row["answers"][0]["iri"] in gold)
+    report = json.loads((adapter / "report.json").read_text())
+    for system in ("student", "base"):
+        mine = [r for r in rows if r["system"] == system]
+        assert report["systems"][system]["metrics"]["hits@1"] == sum(r["hit"] for r in mine) / len(mine)
+        by_type = report["systems"][system]["by_type"]
+        assert {k: v["questions"] for k, v in by_type.items()} == {"capital": 1.0, "region": 2.0}
+        region = [r["hit"] for r in mine if r["type"] == "region"]
+        assert by_type["region"]["hits@1"] == sum(region) / 2
+    markdown = (adapter / "report.md").read_text()
+    assert "## Hits@1 by question type" in markdown and "| region |" in markdown and "(n=2)" in markdown
