@@ -36,6 +36,7 @@ ROWS = (
     ("disambiguation_se", "  its standard error"),
     ("disambiguation_chance", "  chance"),
     ("free_hallucinated_hops", "hallucinated hops / question (free decoding)"),
+    ("free_path_correct", "free path ends at a right answer (same questions)"),
     ("free_non_entity", "free answers that are no entity of the graph"),
     ("hits@1", "path Hits@1 (constrained, test split)"),
     ("retention_kl", "retention KL on general text"),

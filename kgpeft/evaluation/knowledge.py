@@ -16,8 +16,9 @@ without infilling (``--infill-ratio 0``) answer exactly the same things.
   infilling prompt and scores each candidate's description (mean log-probability per
   token); accuracy against chance (the mean of 1 / candidates), with its standard error.
 - **Hallucination.** The closed-book questions decoded freely by the path reasoner (no
-  constraint to the graph): hallucinated hops per question; and the share of closed-book
-  answers that name no entity of the graph.
+  constraint to the graph): hallucinated hops per question, and the share whose most
+  probable path ends at a right answer (``free_path_correct``: closed-book in the adapter's
+  own path format); and the share of closed-book answers that name no entity of the graph.
 - **General ability.** Perplexity of general English text on a slice the retention KL
   does not read (:func:`kgpeft.evaluation.probes.general_perplexity`).
 """
@@ -207,6 +208,16 @@ def knowledge_metrics(
             [i.question for i in items], [i.entity for i in items], max_hops=max_hops, constrained=False
         )
         metrics["free_hallucinated_hops"] = float(np.mean([sum(p.hallucinated_hops for p in a.paths) for a in answers]))
+        # The same facts asked in the adapter's own format: does the most probable free path end at a right answer?
+        tails = [max((p for p in a.paths if p.hops), key=lambda p: p.probability, default=None) for a in answers]
+        metrics["free_path_correct"] = float(
+            np.mean(
+                [
+                    t is not None and answer_matches(kg, t.hops[-1].tail, i.answers)
+                    for t, i in zip(tails, items, strict=True)
+                ]
+            )
+        )
     accuracy, chance = disambiguation_accuracy(model, tokenizer, probes.disambiguation)
     metrics["disambiguation"] = accuracy
     metrics["disambiguation_chance"] = chance

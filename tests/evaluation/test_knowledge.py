@@ -122,7 +122,7 @@ def test_knowledge_metrics_on_a_tiny_model(tiny_model, tiny_tokenizer, isles, is
 
     probes = build_knowledge_probes(isles, isles_train, count=6)
     metrics = knowledge_metrics(KGReasoner(tiny_model, tiny_tokenizer, isles), probes, max_hops=1)
-    for key in ("closed_book_infilled", "closed_book_other", "free_non_entity", "disambiguation"):
+    for key in ("closed_book_infilled", "closed_book_other", "free_non_entity", "free_path_correct", "disambiguation"):
         assert 0.0 <= metrics[key] <= 1.0
     assert (
         metrics["free_hallucinated_hops"] >= 0 and math.isfinite(metrics["general_ppl"]) and metrics["general_ppl"] > 1
