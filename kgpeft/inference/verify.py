@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgpeft.data.render import INVERSE_PREFIX, format_path
+from kgpeft.data.render import INVERSE_PREFIX, format_path, path_answers
 from kgpeft.inference.answer import Hop, ReasoningPath
 from kgpeft.types import EntityId, Step
 
@@ -66,7 +66,8 @@ def verify_path(kg: KnowledgeGraph, labels: Sequence[str], probability: float) -
     if len(steps) < len(hops) or not hops:
         return ReasoningPath(text=text, hops=tuple(hops), probability=probability)
     start = entities[0]
-    answers = tuple(int(e) for e in kg.execute(start, tuple(steps)))
+    # A path back to its topic ("who starred with X") does not answer with the topic (see path_answers)
+    answers = tuple(int(e) for e in path_answers(kg, start, tuple(steps)))
     return ReasoningPath(
         text=text, hops=tuple(hops), probability=probability, start=start, steps=tuple(steps), answers=answers
     )
