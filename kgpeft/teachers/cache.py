@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 
 
 # Bump when a teacher fitted from the same inputs changes, to retire old entries.
-TEACHER_CACHE_VERSION = 2  # 2: max_hops and seed are the run's; entries carry a manifest
+TEACHER_CACHE_VERSION = (
+    3  # 2: max_hops and seed are the run's; entries carry a manifest; 3: gnn over question subgraphs
+)
 
 
 def teacher_cache_key(

@@ -1,12 +1,24 @@
 """The ``gnn`` teacher (the default): a question-conditioned relational GNN that decodes paths hop by hop.
 
-Fitting has two stages. Structure pre-training teaches the R-GCN entity states to
-predict the graph's own edges (DistMult link prediction over all entities), so every
-entity, including topics no training question mentions, gets a meaningful state. Then
-path training teaches the decoder, by teacher forcing, to follow the gold paths: at each
-prefix of a question's gold paths, the target is the share of gold paths taking each
-next action (a step existing at the current frontier, or STOP), so several gold paths
-all receive mass. Prediction is a beam search over the actions open at each frontier.
+The GNN reasons over each question's neighbourhood, never over the whole graph (as
+GraftNet, NSM and GNN-RAG do): the ``max_hops``-hop subgraph around the topic, bounded by
+the hub policy of :mod:`kgpeft.kg.subgraph` (``max_neighbors`` per entity and step, sampled
+deterministically, and ``max_nodes`` per question; what is cut is counted in the metrics
+and logged). There is no parameter per entity, so cost follows the questions and their
+neighbourhoods, not the graph's size, and an unseen topic is read like a seen one.
+
+Training teaches the decoder, by teacher forcing, to follow the gold paths: at each prefix
+of a question's gold paths, the target is the share of gold paths taking each next action
+(a step existing at the current frontier, or STOP), so several gold paths all receive
+mass. Prediction is a beam search over the actions open at each frontier. The open steps
+come from the whole graph's adjacency and the chosen paths are executed on the whole
+graph, so answers are exact; only the states the network reads come from the subgraph (a
+frontier's state is the mean of its entities inside the subgraph, a learned "outside"
+vector when it has none there).
+
+There is no structure pre-training: the whole-graph link prediction it replaces cost
+edges x batches and existed to give every entity's own embedding a meaning; with node
+states built from the steps a node has, there is nothing per entity to pre-train.
 
 Questions are read with the topic's name replaced by a ``<topic>`` word, so the
 question encoder learns the wording of relations, not entity names: a question about
@@ -19,7 +31,8 @@ import copy
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,10 +43,11 @@ from torch.nn import functional as F
 
 from kgpeft.data.scoring import score_path_predictions
 from kgpeft.errors import TeacherError
+from kgpeft.kg.subgraph import Subgraph, extract_subgraph
 from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
-from kgpeft.teachers.gnn_net import DecodeStates, RelationalPathNet
+from kgpeft.teachers.gnn_net import DecodeStates, RelationalPathNet, SubgraphBatch
 from kgpeft.teachers.registry import register_teacher
-from kgpeft.types import EntityId, RelationPath
+from kgpeft.types import RelationPath
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -45,6 +59,11 @@ logger = logging.getLogger(__name__)
 
 PAD, UNK, TOPIC = "<pad>", "<unk>", "<topic>"
 _WORD_RE = re.compile(r"\x00|\w+|[^\w\s]")
+# Saved teachers record it: 2 reasons over question subgraphs; 1 (no "format" key) was the
+# whole-graph R-GCN with an embedding per entity, whose weights mean nothing to this network.
+GNN_FORMAT = 2
+# Question subgraphs kept between predictions (fitting keeps every training and validation topic's).
+SUBGRAPH_CACHE = 4096
 
 
 @dataclass
@@ -56,21 +75,26 @@ class GNNTeacherConfig(TeacherConfig):
     """
 
     hidden_dim: int = field(default=64, metadata={"help": "Size of entity, word and decoder states."})
-    num_layers: int = field(default=2, metadata={"help": "R-GCN layers (message-passing hops over the graph)."})
-    num_bases: int | None = field(
-        default=None,
-        metadata={"help": "R-GCN basis decomposition size; set it for graphs with many relations (None: full)."},
+    num_layers: int = field(
+        default=2, metadata={"help": "Relational GNN layers (message-passing hops over a question's subgraph)."}
     )
     dropout: float = field(default=0.1, metadata={"help": "Dropout in [0, 1) on embeddings and the decoder."})
-    pretrain_epochs: int = field(
-        default=20, metadata={"help": "Epochs of link-prediction pre-training on the graph's edges (>= 0)."}
+    max_neighbors: int = field(
+        default=16,
+        metadata={
+            "help": "Neighbours per (entity, step) in a question's subgraph: longer lists are sampled "
+            "deterministically (the same entities in every list), and counted (0: keep all)."
+        },
+    )
+    max_nodes: int = field(
+        default=128,
+        metadata={"help": "Entities in a question's subgraph at most, the topic always among them (0: no budget)."},
     )
     epochs: int = field(default=30, metadata={"help": "Most epochs of path training on the questions (>= 1)."})
     patience: int = field(
         default=4, metadata={"help": "Epochs without a better validation Hits@1 before stopping early (>= 1)."}
     )
     batch_size: int = field(default=32, metadata={"help": "Questions per path-training batch (>= 1)."})
-    pretrain_batch_size: int = field(default=1024, metadata={"help": "Edges per pre-training batch (>= 1)."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Adam learning rate (> 0)."})
     beam_size: int = field(default=8, metadata={"help": "Beam width of path decoding (>= 1)."})
     device: str = field(default="auto", metadata={"help": "Torch device; 'auto' takes CUDA when available."})
@@ -85,18 +109,14 @@ class GNNTeacherConfig(TeacherConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        positive = ("hidden_dim", "num_layers", "epochs", "patience", "batch_size", "pretrain_batch_size", "beam_size")
-        for name in positive:
+        for name in ("hidden_dim", "num_layers", "epochs", "patience", "batch_size", "beam_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.num_bases is not None and self.num_bases < 1:
-            raise ValueError(f"num_bases must be >= 1 or None, got {self.num_bases}")
+        for name in ("max_neighbors", "max_nodes", "cpu_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.cpu_threads < 0:
-            raise ValueError(f"cpu_threads must be >= 0, got {self.cpu_threads}")
-        if self.pretrain_epochs < 0:
-            raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
@@ -133,20 +153,46 @@ class Vocabulary:
         return [self.ids.get(w, 1) for w in words]
 
 
+class _LRU(OrderedDict):
+    """A dict that forgets its least recently used entries past ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.limit:
+            self.popitem(last=False)
+        return value
+
+
 @dataclass
 class _Node:
     """One decoding state of a training question: a gold-path prefix and the target over the next action."""
 
     prefix: RelationPath
-    frontier: np.ndarray  # entity ids reached by the prefix
+    frontier: np.ndarray  # local ids, in the question's subgraph, of the entities the prefix reaches there
     allowed: np.ndarray  # (A,) bool
     target: np.ndarray  # (A,) share of gold paths through this prefix taking each action
     weight: float  # share of gold paths through this prefix
 
 
+@dataclass
+class _Example:
+    """A training question with its subgraph and its gold-path trie."""
+
+    question: Question
+    subgraph: Subgraph
+    nodes: list[_Node]
+
+
 @register_teacher("gnn")
 class GNNTeacher(PathTeacher):
-    """An R-GCN over the KG with a question encoder, decoding relation paths by beam search.
+    """A relational GNN over each question's subgraph with a question encoder, decoding relation paths by beam search.
 
     >>> teacher = GNNTeacher(GNNTeacherConfig(epochs=20))  # doctest: +SKIP
     >>> teacher.fit(kg, qs.split("train"), validation=qs.split("validation"))  # doctest: +SKIP
@@ -162,44 +208,97 @@ class GNNTeacher(PathTeacher):
         super().__init__(config, **context)
         self.vocab: Vocabulary | None = None
         self.net: RelationalPathNet | None = None
-        self._entity_cache: torch.Tensor | None = None
-        self._edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (heads, steps, tails)
-        self._has_step: np.ndarray | None = None  # (N, S) bool: entity has a neighbour along step
+        # Both are read again every epoch while fitting: kept by topic, and by question text and topic.
+        self._subgraphs = _LRU(SUBGRAPH_CACHE)
+        self._words = _LRU(SUBGRAPH_CACHE)
 
     # ---- fitting ---------------------------------------------------------------------------
 
     def fit(
         self, kg: KnowledgeGraph, questions: Sequence[Question], validation: Sequence[Question] | None = None
     ) -> dict[str, float]:
-        """Pre-train on the graph's edges, then train on the questions' gold paths; keep the best epoch.
+        """Train on the questions' gold paths over their subgraphs; keep the best epoch.
 
         Questions without a topic or a gold path of at most ``max_hops`` steps are skipped.
-        Returns the kept epoch's metrics (validation Hits@1 and F1 when ``validation`` is given).
+        Returns the kept epoch's metrics (validation Hits@1 and F1 when ``validation`` is given)
+        and what the hub policy cut from the fit's subgraphs (``subgraph_*``).
         """
         cfg = self.config
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
+        start = time.perf_counter()
         self._bind(kg)
-        examples = [(q, nodes) for q in questions if q.topic is not None and (nodes := self._gold_nodes(q))]
+        validation = [q for q in validation or () if q.topic is not None and q.answers]
+        topics = {int(q.topic) for q in [*questions, *validation] if q.topic is not None}
+        self._subgraphs.limit = max(SUBGRAPH_CACHE, len(topics))
+        self._words.limit = max(SUBGRAPH_CACHE, len(questions) + len(validation))
+        examples = [
+            _Example(q, sub, nodes)
+            for q in questions
+            if q.topic is not None and (nodes := self._gold_nodes(q, sub := self._subgraph(int(q.topic))))
+        ]
         if not examples:
             raise TeacherError(
                 f"no training question has a topic entity and a valid gold path of at most {self.max_hops} hops"
             )
+        for q in validation:
+            self._subgraph(int(q.topic))
+        subgraph_metrics = self._subgraph_metrics(examples)
         label_words = [w for r in range(kg.num_relations) for w in _WORD_RE.findall(kg.relation_label(r).lower())]
-        self.vocab = Vocabulary([w for q, _ in examples for w in question_words(kg, q)] + label_words)
+        self.vocab = Vocabulary([w for e in examples for w in self._question_words(e.question)] + label_words)
         self.net = self._build_net()
-        validation = [q for q in validation or () if q.topic is not None and q.answers]
-        start = time.perf_counter()
         with _cpu_threads(cfg.cpu_threads), _progress(cfg.progress) as progress:
-            pretrain_loss = self._pretrain(rng, progress)
             metrics = self._train_paths(examples, validation, rng, progress)
-        if pretrain_loss is not None:
-            metrics["pretrain_loss"] = pretrain_loss
+        metrics.update(subgraph_metrics)
         metrics["fit_seconds"] = time.perf_counter() - start
         self.metrics = metrics
         return metrics
 
-    def _gold_nodes(self, question: Question) -> list[_Node]:
+    def _subgraph(self, topic: int) -> Subgraph:
+        """The topic's subgraph under the config's hub policy, from the cache when it holds it."""
+        cfg = self.config
+        return self._subgraphs.get_or_make(
+            topic,
+            lambda: extract_subgraph(
+                self.require_kg(),
+                [topic],
+                self.max_hops,
+                max_neighbors=cfg.max_neighbors,
+                max_nodes=cfg.max_nodes,
+                seed=self.seed,
+            ),
+        )
+
+    def _subgraph_metrics(self, examples: Sequence[_Example]) -> dict[str, float]:
+        """What the fit's subgraphs hold and what the hub policy cut from them, logged in one line."""
+        subs = list(self._subgraphs.values())
+        states = [n for e in examples for n in e.nodes]
+        metrics = {
+            "subgraph_nodes_mean": float(np.mean([s.num_nodes for s in subs])),
+            "subgraph_edges_mean": float(np.mean([s.num_edges for s in subs])),
+            "subgraph_capped_lists": float(sum(s.capped_lists for s in subs)),
+            "subgraph_dropped_edges": float(sum(s.dropped_edges for s in subs)),
+            "subgraph_dropped_nodes": float(sum(s.dropped_nodes for s in subs)),
+            # Training states whose entities all lie outside the subgraph (read as the "outside" state).
+            "subgraph_frontiers_outside": float(np.mean([n.frontier.size == 0 for n in states])),
+        }
+        logger.info(
+            "gnn subgraphs of %d topics (max_neighbors %d, max_nodes %d): %.0f nodes and %.0f edges on average; "
+            "%d neighbour lists capped, %d edges and %d entities left out; %.1f%% of training states reach no "
+            "entity inside their subgraph",
+            len(subs),
+            self.config.max_neighbors,
+            self.config.max_nodes,
+            metrics["subgraph_nodes_mean"],
+            metrics["subgraph_edges_mean"],
+            metrics["subgraph_capped_lists"],
+            metrics["subgraph_dropped_edges"],
+            metrics["subgraph_dropped_nodes"],
+            100 * metrics["subgraph_frontiers_outside"],
+        )
+        return metrics
+
+    def _gold_nodes(self, question: Question, subgraph: Subgraph) -> list[_Node]:
         """The trie of a question's gold paths as decoding states with their next-action targets."""
         kg = self.require_kg()
         topic = int(question.topic)
@@ -222,31 +321,33 @@ class GNNTeacher(PathTeacher):
             for action, share in row.items():
                 target[action] = share
             weight = float(target.sum())
-            nodes.append(_Node(prefix, frontier, self._allowed(frontier, len(prefix)), target / weight, weight))
+            allowed = self._allowed(frontier, len(prefix))
+            nodes.append(_Node(prefix, subgraph.local(frontier), allowed, target / weight, weight))
         return nodes
 
     def _allowed(self, frontier: np.ndarray, depth: int) -> np.ndarray:
-        """(A,) bool: the steps existing at ``frontier``, and STOP once a path has a step; only STOP at max_hops."""
-        assert self._has_step is not None
-        if depth < self.max_hops:
-            steps = self._has_step[frontier].any(axis=0)  # (S,)
-        else:
-            steps = np.zeros(self._has_step.shape[1], dtype=bool)
-        return np.append(steps, depth > 0)
+        """(A,) bool: the steps existing at ``frontier`` (sorted ids), and STOP once a path has a step.
+
+        Read from the whole graph, not the subgraph: a capped list still has its step, and a
+        path the subgraph cut short is still a path of the graph.
+        """
+        kg = self.require_kg()
+        allowed = np.zeros(kg.num_steps + 1, dtype=bool)
+        if depth < self.max_hops and frontier.size:
+            # The graph's set primitive: one vectorised CSR lookup in memory, batched over a store.
+            allowed[kg._step_set(frontier)] = True
+        allowed[-1] = depth > 0
+        return allowed
 
     def _bind(self, kg: KnowledgeGraph) -> None:
-        """Attach the graph and index its edges: both directions, and which steps each entity has."""
+        """Attach the graph; subgraphs and question words of another graph are forgotten."""
         self.kg = kg
-        self._edges = kg_edges(kg)
-        heads, steps, _ = self._edges
-        # Dense (N, S) booleans make the open steps of a frontier one vectorised lookup.
-        self._has_step = np.zeros((kg.num_entities, kg.num_steps), dtype=bool)
-        self._has_step[heads, steps] = True
+        self._subgraphs.clear()
+        self._words.clear()
 
     def _build_net(self) -> RelationalPathNet:
         kg, cfg, vocab = self.require_kg(), self.config, self.vocab
-        assert vocab is not None and self._edges is not None
-        heads, steps, tails = self._edges
+        assert vocab is not None
         labels = [
             vocab.encode(_WORD_RE.findall(kg.relation_label(kg.base_relation(s)).lower())) for s in range(kg.num_steps)
         ]
@@ -255,17 +356,12 @@ class GNNTeacher(PathTeacher):
         for s, ids in enumerate(labels):
             label_words[s, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         net = RelationalPathNet(
-            num_entities=kg.num_entities,
             num_steps=kg.num_steps,
-            # A message flows from the head to the tail of every step, inverse steps included.
-            edge_index=torch.from_numpy(np.stack([heads, tails])),
-            edge_type=torch.from_numpy(steps),
             label_words=label_words,
             vocab_size=len(vocab),
             max_hops=self.max_hops,
             hidden_dim=cfg.hidden_dim,
             num_layers=cfg.num_layers,
-            num_bases=cfg.num_bases,
             dropout=cfg.dropout,
         )
         return net.to(self._device())
@@ -275,32 +371,9 @@ class GNNTeacher(PathTeacher):
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.config.device)
 
-    def _pretrain(self, rng: np.random.Generator, progress: Progress) -> float | None:
-        """Link prediction on every edge (both directions) with a DistMult decoder; the last epoch's loss, if any."""
-        net, cfg = self._require_net(), self.config
-        assert self._edges is not None
-        heads, steps, tails = (torch.from_numpy(a).to(self._device()) for a in self._edges)
-        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
-        task = progress.add_task("pre-training on the graph", total=cfg.pretrain_epochs)
-        loss_value = None
-        net.train()
-        for _ in range(cfg.pretrain_epochs):
-            order = torch.from_numpy(rng.permutation(len(heads))).to(self._device())
-            total = 0.0
-            for batch in order.split(cfg.pretrain_batch_size):
-                logits = net.link_logits(net.encode_entities(), heads[batch], steps[batch])  # (b, N)
-                loss = F.cross_entropy(logits, tails[batch])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(batch)
-            loss_value = total / len(heads)
-            progress.update(task, advance=1, description=f"pre-training on the graph  loss {loss_value:.3f}")
-        return loss_value
-
     def _train_paths(
         self,
-        examples: list[tuple[Question, list[_Node]]],
+        examples: list[_Example],
         validation: Sequence[Question],
         rng: np.random.Generator,
         progress: Progress,
@@ -314,9 +387,8 @@ class GNNTeacher(PathTeacher):
         epoch = 0
         for epoch in range(1, cfg.epochs + 1):
             net.train()
-            self._entity_cache = None
             total = 0.0
-            for batch in np.array_split(rng.permutation(len(examples)), max(1, len(examples) // cfg.batch_size)):
+            for batch in np.array_split(_topic_order(examples, rng), max(1, len(examples) // cfg.batch_size)):
                 loss = self._path_loss([examples[i] for i in batch])
                 optimizer.zero_grad()
                 loss.backward()
@@ -327,7 +399,6 @@ class GNNTeacher(PathTeacher):
             description = f"path training  loss {record['train_loss']:.3f}"
             if validation:
                 net.eval()
-                self._entity_cache = None
                 scores = score_path_predictions(self.require_kg(), validation, self.predict_batch(validation))
                 record.update({"validation_hits@1": scores["hits@1"], "validation_f1": scores["f1"]})
                 description += f"  validation Hits@1 {scores['hits@1']:.3f}"
@@ -343,22 +414,24 @@ class GNNTeacher(PathTeacher):
         net.load_state_dict(best[1])
         metrics = {"epochs": epoch, **best[0]}
         net.eval()
-        self._entity_cache = None
         return metrics
 
-    def _path_loss(self, batch: list[tuple[Question, list[_Node]]]) -> torch.Tensor:
+    def _path_loss(self, batch: list[_Example]) -> torch.Tensor:
         """Cross-entropy against each gold-trie node's next-action shares, weighted by the node's share; per question."""
         net = self._require_net()
-        words, lengths = self._encode_words([q for q, _ in batch])
+        words, lengths = self._encode_words([e.question for e in batch])
+        graph, offsets = self._batch([e.subgraph for e in batch])
         items = [
-            (i, int(q.topic), n.prefix, n.frontier, n.allowed) for i, (q, nodes) in enumerate(batch) for n in nodes
+            (i, int(e.subgraph.seeds[0]) + offset, n.prefix, n.frontier + offset, n.allowed)
+            for i, (e, offset) in enumerate(zip(batch, offsets.tolist(), strict=True))
+            for n in e.nodes
         ]
-        nodes = [n for _, ns in batch for n in ns]
+        nodes = [n for e in batch for n in e.nodes]
         device = self._device()
         target = torch.from_numpy(np.stack([n.target for n in nodes])).to(device)  # (M, A)
         weight = torch.tensor([n.weight for n in nodes], device=device)  # (M,)
         states = self._states(items)
-        logits = net.score(net.encode_entities(), net.encode_questions(words, lengths), states)  # (M, A)
+        logits = net.score(net.encode_nodes(graph), net.encode_questions(words, lengths), states)  # (M, A)
         # Disallowed actions have -inf logits and zero target: leave them out rather than compute 0 * -inf.
         log_probs = F.log_softmax(logits, dim=-1).masked_fill(~states.allowed, 0.0)  # (M, A)
         per_node = -(target * log_probs).sum(-1)  # (M,)
@@ -381,9 +454,9 @@ class GNNTeacher(PathTeacher):
         kg, net, cfg = self.require_kg(), self._require_net(), self.config
         net.eval()
         topics = [self.require_topic(q) for q in questions]
-        if self._entity_cache is None:
-            self._entity_cache = net.encode_entities()
-        entities = self._entity_cache  # (N, d)
+        subgraphs = [self._subgraph(t) for t in topics]
+        graph, offsets = self._batch(subgraphs)
+        nodes = net.encode_nodes(graph)  # (n, d): every question's subgraph, encoded once for all hops
         encoded = net.encode_questions(*self._encode_words(questions))  # (B, d)
         # Per question: open beams (prefix, log-prob, frontier) and finished paths (prefix, log-prob).
         beams: list[list[tuple[RelationPath, float, np.ndarray]]] = [
@@ -392,16 +465,27 @@ class GNNTeacher(PathTeacher):
         finished: list[list[tuple[RelationPath, float]]] = [[] for _ in questions]
         for depth in range(self.max_hops + 1):
             items = [
-                (i, topics[i], prefix, frontier, self._allowed(frontier, depth), log_prob)
+                (i, prefix, frontier, self._allowed(frontier, depth), log_prob)
                 for i, open_beams in enumerate(beams)
                 for prefix, log_prob, frontier in open_beams
             ]
             if not items:
                 break
-            states = self._states([item[:5] for item in items])
-            log_probs = F.log_softmax(net.score(entities, encoded, states), dim=-1).cpu().numpy()  # (M, A)
+            states = self._states(
+                [
+                    (
+                        i,
+                        int(subgraphs[i].seeds[0]) + offsets[i],
+                        prefix,
+                        subgraphs[i].local(frontier) + offsets[i],
+                        allowed,
+                    )
+                    for i, prefix, frontier, allowed, _ in items
+                ]
+            )
+            log_probs = F.log_softmax(net.score(nodes, encoded, states), dim=-1).cpu().numpy()  # (M, A)
             grown: list[list[tuple[float, RelationPath, np.ndarray]]] = [[] for _ in questions]
-            for m, (i, _, prefix, frontier, allowed, log_prob) in enumerate(items):
+            for m, (i, prefix, frontier, allowed, log_prob) in enumerate(items):
                 for action in np.flatnonzero(allowed).tolist():
                     score = log_prob + float(log_probs[m, action])
                     if action == kg.num_steps:
@@ -421,19 +505,47 @@ class GNNTeacher(PathTeacher):
 
     # ---- batching helpers ------------------------------------------------------------------
 
+    def _question_words(self, question: Question) -> list[str]:
+        """:func:`question_words`, kept: the topic's names make it a regular expression per question."""
+        return self._words.get_or_make(
+            (question.question, question.topic), lambda: question_words(self.require_kg(), question)
+        )
+
     def _encode_words(self, questions: Sequence[Question]) -> tuple[torch.Tensor, torch.Tensor]:
         """Word ids (B, T) padded with 0 and lengths (B,)."""
-        kg, vocab = self.require_kg(), self.vocab
+        vocab = self.vocab
         assert vocab is not None
-        ids = [vocab.encode(question_words(kg, q)) or [1] for q in questions]
+        ids = [vocab.encode(self._question_words(q)) or [1] for q in questions]
         words = torch.zeros(len(ids), max(len(x) for x in ids), dtype=torch.long)
         for row, x in enumerate(ids):
             words[row, : len(x)] = torch.tensor(x, dtype=torch.long)
         device = self._device()
         return words.to(device), torch.tensor([len(x) for x in ids], device=device)
 
-    def _states(self, items: Sequence[tuple[int, EntityId, RelationPath, np.ndarray, np.ndarray]]) -> DecodeStates:
-        """Tensors of decoding states given as (question row, topic, prefix, frontier, allowed)."""
+    @staticmethod
+    def _batch(subgraphs: Sequence[Subgraph]) -> tuple[SubgraphBatch, np.ndarray]:
+        """The disjoint union of ``subgraphs`` (as PyG batches graphs) and each one's first node in it, (B,).
+
+        Node states do not depend on the question, so a subgraph given several times (questions
+        about one topic share its cached object) is encoded once.
+        """
+        distinct = list({id(s): s for s in subgraphs}.values())
+        sizes = np.array([s.num_nodes for s in distinct], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        pairs = list(zip(distinct, starts.tolist(), strict=True))
+        is_seed = torch.zeros(int(sizes.sum()), dtype=torch.bool)
+        is_seed[torch.from_numpy(np.concatenate([s.seeds + o for s, o in pairs]))] = True
+        batch = SubgraphBatch(
+            num_nodes=int(sizes.sum()),
+            edge_index=torch.from_numpy(np.concatenate([s.edge_index + o for s, o in pairs], axis=1)),
+            edge_type=torch.from_numpy(np.concatenate([s.edge_type for s in distinct])),
+            is_seed=is_seed,
+        )
+        start = {id(s): o for s, o in pairs}
+        return batch, np.array([start[id(s)] for s in subgraphs], dtype=np.int64)
+
+    def _states(self, items: Sequence[tuple[int, int, RelationPath, np.ndarray, np.ndarray]]) -> DecodeStates:
+        """Tensors of decoding states given as (question row, topic node, prefix, frontier nodes, allowed)."""
         net = self._require_net()
         prefix = torch.full((len(items), self.max_hops), net.pad, dtype=torch.long)  # (M, H)
         for m, (_, _, steps, _, _) in enumerate(items):
@@ -459,9 +571,14 @@ class GNNTeacher(PathTeacher):
         return dict(self._require_net().state_dict())
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"vocabulary": self.vocab.words if self.vocab else []}
+        return {"format": GNN_FORMAT, "vocabulary": self.vocab.words if self.vocab else []}
 
     def _restore(self, kg: KnowledgeGraph, state: Mapping[str, Any], weights: Mapping[str, torch.Tensor]) -> None:
+        if state.get("format", 1) != GNN_FORMAT:
+            raise TeacherError(
+                f"this gnn teacher was saved in format {state.get('format', 1)} (the whole-graph network of "
+                f"older kgpeft versions), this kgpeft reads format {GNN_FORMAT}; refit it with `kgpeft teacher fit`"
+            )
         self._bind(kg)
         self.vocab = Vocabulary(state.get("vocabulary", []))
         self.net = self._build_net()
@@ -474,18 +591,15 @@ class GNNTeacher(PathTeacher):
         self.net.eval()
 
 
-def kg_edges(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every edge of the graph in both directions as (heads, steps, tails), each (2 * num_triples,) int64."""
-    heads, steps, tails = [], [], []
-    for entity in range(kg.num_entities):
-        for step in kg.steps_from(entity).tolist():
-            ends = kg.neighbors(entity, step)
-            heads.append(np.full(len(ends), entity, dtype=np.int64))
-            steps.append(np.full(len(ends), step, dtype=np.int64))
-            tails.append(np.asarray(ends, dtype=np.int64))
-    if not heads:
-        raise TeacherError("the knowledge graph has no entity-to-entity edges: nothing to learn paths over")
-    return np.concatenate(heads), np.concatenate(steps), np.concatenate(tails)
+def _topic_order(examples: Sequence[_Example], rng: np.random.Generator) -> np.ndarray:
+    """A random order of the examples with each topic's questions together, topics in random order.
+
+    A batch then holds few topics, and :meth:`GNNTeacher._batch` encodes each topic's subgraph
+    once for all its questions (on a graph with many questions per topic, several times fewer nodes).
+    """
+    topic_rank = rng.permutation(max(int(e.question.topic) for e in examples) + 1)
+    topics = np.array([topic_rank[int(e.question.topic)] for e in examples])
+    return np.lexsort((rng.permutation(len(examples)), topics))
 
 
 @contextmanager

@@ -16,7 +16,7 @@ HERE = Path(__file__).parent
 # Settings that make every registered teacher fit in seconds on the tiny graphs; a teacher
 # added later gets {} unless it needs more (the llm teacher's model is set by `teacher_options`).
 FAST_OPTIONS: dict[str, dict] = {
-    "gnn": {"hidden_dim": 16, "pretrain_epochs": 3, "epochs": 4, "batch_size": 16, "progress": False},
+    "gnn": {"hidden_dim": 16, "epochs": 4, "batch_size": 16, "progress": False},
     "llm": {"max_candidates": 8, "batch_size": 8},
 }
 

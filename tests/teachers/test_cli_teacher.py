@@ -8,7 +8,7 @@ import pytest
 
 from kgpeft.cli import main
 
-FAST_GNN = ["--max-hops", "2", "--hidden-dim", "16", "--pretrain-epochs", "1", "--epochs", "1", "--no-progress"]
+FAST_GNN = ["--max-hops", "2", "--hidden-dim", "16", "--epochs", "1", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
