@@ -14,7 +14,10 @@ mass. Prediction is a beam search over the actions open at each frontier. The op
 come from the whole graph's adjacency and the chosen paths are executed on the whole
 graph, so answers are exact; only the states the network reads come from the subgraph (a
 frontier's state is the mean of its entities inside the subgraph, a learned "outside"
-vector when it has none there).
+vector when it has none there). Training reads the same subgraphs as prediction: the gold
+paths' entities are not forced in (``extract_subgraph``'s ``keep``), because a prediction
+cannot know them, and a network trained on subgraphs that always hold the answer would meet
+other subgraphs at test time.
 
 There is no structure pre-training: the whole-graph link prediction it replaces cost
 edges x batches and existed to give every entity's own embedding a meaning; with node
@@ -44,13 +47,14 @@ from torch.nn import functional as F
 from kgpeft.data.scoring import score_path_predictions
 from kgpeft.errors import TeacherError
 from kgpeft.kg.subgraph import Subgraph, extract_subgraph
-from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig
+from kgpeft.teachers.base import PathDistribution, PathTeacher, TeacherConfig, read_teacher_meta
 from kgpeft.teachers.gnn_net import DecodeStates, RelationalPathNet, SubgraphBatch
 from kgpeft.teachers.registry import register_teacher
-from kgpeft.types import RelationPath
+from kgpeft.types import RelationPath, StrPath
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from typing_extensions import Self
 
     from kgpeft.data import Question
     from kgpeft.kg import KnowledgeGraph
@@ -573,12 +577,22 @@ class GNNTeacher(PathTeacher):
     def _extra_state(self) -> dict[str, Any]:
         return {"format": GNN_FORMAT, "vocabulary": self.vocab.words if self.vocab else []}
 
-    def _restore(self, kg: KnowledgeGraph, state: Mapping[str, Any], weights: Mapping[str, torch.Tensor]) -> None:
-        if state.get("format", 1) != GNN_FORMAT:
+    @classmethod
+    def load(cls, path: StrPath, kg: KnowledgeGraph) -> Self:
+        """A saved gnn teacher; a folder of the whole-graph gnn (format 1) is refused before anything is read."""
+        meta = read_teacher_meta(path)
+        state = meta.get("state")
+        saved = (
+            (state.get("format", 1) if isinstance(state, dict) else 1) if meta["teacher"] == cls.name else GNN_FORMAT
+        )
+        if saved != GNN_FORMAT:
             raise TeacherError(
-                f"this gnn teacher was saved in format {state.get('format', 1)} (the whole-graph network of "
-                f"older kgpeft versions), this kgpeft reads format {GNN_FORMAT}; refit it with `kgpeft teacher fit`"
+                f"{path}: this gnn teacher was saved in format {saved} (the whole-graph network of older kgpeft "
+                f"versions), this kgpeft reads format {GNN_FORMAT}; refit it with `kgpeft teacher fit`"
             )
+        return super().load(path, kg)
+
+    def _restore(self, kg: KnowledgeGraph, state: Mapping[str, Any], weights: Mapping[str, torch.Tensor]) -> None:
         self._bind(kg)
         self.vocab = Vocabulary(state.get("vocabulary", []))
         self.net = self._build_net()

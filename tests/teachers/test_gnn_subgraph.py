@@ -82,11 +82,14 @@ def test_cli_refuses_a_whole_graph_gnn_folder_in_one_line(capped, world_path, tm
     folder = capped.save(tmp_path / "old")
     meta = json.loads((folder / "teacher.json").read_text())
     meta["state"]["format"] = 1
+    meta["config"].update(pretrain_epochs=20, pretrain_batch_size=1024, num_bases=None)  # the old gnn's fields
     (folder / "teacher.json").write_text(json.dumps(meta))
     before = sorted(p.name for p in tmp_path.rglob("*"))
     assert main(["teacher", "eval", "--kg", str(world_path), "--teacher-dir", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err and "format 1" in err
+    assert (
+        err.count("\n") == 1 and "Traceback" not in err and f"{folder}: this gnn teacher was saved in format 1" in err
+    )
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
