@@ -97,7 +97,7 @@ def chunked_distillation_loss(
     alpha: float,
     temperature: float,
     num_items_in_batch: int | torch.Tensor | None = None,
-    chunk_size: int = 256,
+    chunk_size: int = 1024,
 ) -> DistillLoss:
     """:func:`distillation_loss` from hidden states, the logits made ``chunk_size`` positions at a time.
 
@@ -105,7 +105,9 @@ def chunked_distillation_loss(
     (8 rows of 100 completion tokens over a 49k vocabulary: 160 MB each, several of them kept
     for the backward pass). Here each chunk of ``hidden`` goes through ``lm_head`` inside a
     checkpoint: the backward pass recomputes that chunk's logits instead of keeping them, so
-    at most ``(chunk_size, V)`` logits exist at once. Same value as the unchunked loss.
+    at most ``(chunk_size, V)`` logits exist at once. Same value as the unchunked loss; a batch
+    of at most ``chunk_size`` positions is one chunk, not recomputed (the checkpoint costs a
+    second pass through the head: +60% of the loss's time at 320 positions).
 
     Args:
         hidden: ``(N, H)`` final hidden states at the positions of ``prediction_mask(labels)``,
@@ -131,6 +133,9 @@ def chunked_distillation_loss(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     _, targets, t_ids, t_probs = _completion_targets(labels, teacher_ids, teacher_probs)
+    if len(targets) <= chunk_size:  # one chunk: nothing to save by recomputing it in the backward pass
+        return _mean_loss(*_token_loss_sums(lm_head(hidden), targets, t_ids, t_probs, temperature),
+                          targets.numel(), num_items_in_batch, alpha)  # fmt: skip
 
     def chunk_sums(h: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         return torch.stack(_token_loss_sums(lm_head(h), y, ids, probs, temperature))  # (2,)

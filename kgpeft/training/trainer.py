@@ -72,7 +72,7 @@ class KGDistillTrainer(SFTTrainer):
     """
 
     _tag_names: ClassVar[list[str]] = ["trl", "sft", "kgpeft"]
-    loss_chunk_size: ClassVar[int] = 256
+    loss_chunk_size: ClassVar[int] = 1024
     """Completion positions whose logits the loss makes at once (0: all of a batch at once, one (N, V) tensor)."""
 
     def __init__(
