@@ -526,8 +526,7 @@ class GNNTeacher(PathTeacher):
         device = self._device()
         return words.to(device), torch.tensor([len(x) for x in ids], device=device)
 
-    @staticmethod
-    def _batch(subgraphs: Sequence[Subgraph]) -> tuple[SubgraphBatch, np.ndarray]:
+    def _batch(self, subgraphs: Sequence[Subgraph]) -> tuple[SubgraphBatch, np.ndarray]:
         """The disjoint union of ``subgraphs`` (as PyG batches graphs) and each one's first node in it, (B,).
 
         Node states do not depend on the question, so a subgraph given several times (questions
@@ -546,7 +545,7 @@ class GNNTeacher(PathTeacher):
             is_seed=is_seed,
         )
         start = {id(s): o for s, o in pairs}
-        return batch, np.array([start[id(s)] for s in subgraphs], dtype=np.int64)
+        return batch.to(self._device()), np.array([start[id(s)] for s in subgraphs], dtype=np.int64)
 
     def _states(self, items: Sequence[tuple[int, int, RelationPath, np.ndarray, np.ndarray]]) -> DecodeStates:
         """Tensors of decoding states given as (question row, topic node, prefix, frontier nodes, allowed)."""
