@@ -177,21 +177,34 @@ def synthesize_questions(
     >>> qs[0].question, kg.execute(qs[0].topic, qs[0].gold_paths[0])  # doctest: +SKIP
     """
     verbaliser = verbaliser or Verbaliser(kg)
-    topics = kg.linked_entities().tolist()
+    topics = kg.linked_entities()
     if max_topics is not None and len(topics) > max_topics:
-        topics = sorted(random.Random(seed).sample(topics, max_topics))
-    # Paths of max_hops steps ask for the steps of entities max_hops - 1 steps away.
-    kg.prefetch(topics, max_hops - 1)
+        topics = np.array(sorted(random.Random(seed).sample(topics.tolist(), max_topics)), dtype=np.int64)
+    # Topics are visited in a seeded random order until the pool holds CANDIDATES_PER_QUESTION
+    # candidates per question asked for: the cost follows the questions, not the graph's size.
+    # A graph too small to fill the pool is visited whole, and then the order does not matter.
+    order = np.random.default_rng(seed).permutation(topics).tolist()
+    budget = None if num_questions is None else CANDIDATES_PER_QUESTION * num_questions
     by_pattern: dict[RelationPath, list[tuple[EntityId, np.ndarray]]] = defaultdict(list)
-    for topic in topics:
-        for path, answers in _answerable_paths(kg, topic, max_hops, max_answers):
-            by_pattern[path].append((topic, answers))
+    pool = 0
+    for start in range(0, len(order), _TOPIC_BATCH):
+        batch = order[start : start + _TOPIC_BATCH]
+        # Paths of max_hops steps ask for the steps of entities max_hops - 1 steps away.
+        kg.prefetch(batch, max_hops - 1)
+        for topic in batch:
+            for path, answers in _answerable_paths(kg, topic, max_hops, max_answers):
+                by_pattern[path].append((topic, answers))
+                pool += 1
+            if budget is not None and pool >= budget:
+                break
+        if budget is not None and pool >= budget:
+            break
 
     by_hops: dict[int, list[list[tuple[RelationPath, EntityId, np.ndarray]]]] = defaultdict(list)
     for path in sorted(by_pattern):
         if _uninformative(by_pattern[path], max_answer_share):
             continue
-        chosen = list(by_pattern[path])
+        chosen = sorted(by_pattern[path], key=lambda candidate: candidate[0])  # by topic: visiting order is no input
         random.Random(f"{seed}|{path}").shuffle(chosen)
         by_hops[len(path)].append([(path, topic, answers) for topic, answers in chosen[:questions_per_pattern]])
     ordered = _round_robin([_round_robin(patterns) for _, patterns in sorted(by_hops.items())])
@@ -222,14 +235,9 @@ def _answerable_paths(
     such twins only the one with fewer backward steps is kept.
     """
     kept: dict[tuple[tuple[int, ...], bytes], tuple[RelationPath, np.ndarray]] = {}
-    # Endpoints by path: extending a prefix's endpoints by one step is cheaper than executing every path anew.
-    ends: dict[RelationPath, np.ndarray] = {(): np.array([topic], dtype=np.int64)}
-    for path in kg.relation_paths(topic, max_hops):
+    for path, answers in kg.path_endpoints(topic, max_hops):
         if any(b == kg.inverse_step(a) for a, b in itertools.pairwise(path)):
             continue
-        prefix = ends.get(path[:-1])
-        answers = kg.execute(topic, path) if prefix is None else kg.follow(prefix, path[-1])
-        ends[path] = answers
         if not 0 < len(answers) <= max_answers or topic in answers:
             continue
         key = (tuple(kg.base_relation(s) for s in path), answers.tobytes())
@@ -247,6 +255,10 @@ def _uninformative(candidates: Sequence[tuple[EntityId, np.ndarray]], max_answer
 
 
 _MIN_TOPICS_FOR_SHARE = 10
+CANDIDATES_PER_QUESTION = 20
+"""Synthesis stops visiting topics once it holds this many candidate questions per question asked for:
+enough for the per-pattern caps and the balance over hop counts to choose from."""
+_TOPIC_BATCH = 256  # topics whose neighbourhoods a graph kept in a store is asked for at once
 
 
 def _backward_steps(kg: KnowledgeGraph, path: RelationPath) -> int:

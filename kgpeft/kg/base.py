@@ -161,7 +161,25 @@ class Graph(ABC):
         Breadth-first (shorter paths first), then in step order; at most ``max_paths``.
         Works on endpoint sets per path, so cost grows with the number of paths, not walks.
         """
-        paths: list[RelationPath] = []
+        return [path for path, _ in self._walk(e, max_hops, max_paths, ends=False)]
+
+    def path_endpoints(
+        self, e: EntityId, max_hops: int, max_paths: int = 10_000, *, max_frontier: int | None = None
+    ) -> Iterator[tuple[RelationPath, np.ndarray]]:
+        """:meth:`relation_paths` with each path's endpoint set, in the same order.
+
+        The last hop's endpoint sets come from one vectorised expansion per prefix, not a
+        :meth:`follow` per path. With ``max_frontier``, a prefix reaching more entities than
+        that (a hub's neighbourhood) is yielded but not extended: the stated policy of a caller
+        whose cost must not grow with hub degrees; its extensions are not yielded.
+        """
+        yield from self._walk(e, max_hops, max_paths, ends=True, max_frontier=max_frontier)
+
+    def _walk(
+        self, e: EntityId, max_hops: int, max_paths: int, *, ends: bool, max_frontier: int | None = None
+    ) -> Iterator[tuple[RelationPath, np.ndarray | None]]:
+        """Breadth-first relation paths with their endpoint sets (None at the last hop unless ``ends``)."""
+        count = 0
         frontier: list[tuple[RelationPath, np.ndarray]] = [((), np.array([self._entity(e)], dtype=np.int64))]
         for hop in range(1, max_hops + 1):
             last = hop == max_hops
@@ -169,18 +187,22 @@ class Graph(ABC):
                 self.prefetch(np.concatenate([ents for _, ents in frontier]), 0)
             next_frontier: list[tuple[RelationPath, np.ndarray]] = []
             for path, ents in frontier:
-                if last:  # the last hop needs only which steps exist, not where they lead
-                    paths.extend((*path, s) for s in self._step_set(ents)[: max_paths - len(paths)])
+                if last and not ends:  # which steps exist is enough: not where they lead
+                    steps = self._step_set(ents)[: max_paths - count]
+                    for step in steps:
+                        yield (*path, step), None
+                    count += len(steps)
                 else:
                     for step, reached in self._expand(ents):
-                        paths.append((*path, step))
-                        next_frontier.append(((*path, step), reached))
-                        if len(paths) >= max_paths:
-                            break
-                if len(paths) >= max_paths:
-                    return paths
+                        yield (*path, step), reached
+                        count += 1
+                        if not last and (max_frontier is None or reached.size <= max_frontier):
+                            next_frontier.append(((*path, step), reached))
+                        if count >= max_paths:
+                            return
+                if count >= max_paths:
+                    return
             frontier = next_frontier
-        return paths
 
     def shortest_paths(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -143,6 +143,12 @@ class FakeKG:
             paths.extend(p for p, _ in grown)
             frontier = grown
         return paths[:max_paths]
+
+    def path_endpoints(
+        self, e: int, max_hops: int, max_paths: int = 10_000
+    ) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+        for path in self.relation_paths(e, max_hops, max_paths):
+            yield path, self.execute(e, path)
 
     def shortest_paths(
         self, e: int, answers: Iterable[int], max_hops: int, max_paths: int = 32, *, length: int | None = None

@@ -98,3 +98,24 @@ def test_namesakes_are_disambiguated(kg):
     assert len({label.casefold() for label in labels}) == len(labels)
     assert {"Kingston (Jamaica)", "Kingston (Norfolk Island)", "Singapore (city)", "Singapore (country)"} <= set(labels)
     assert len(kg.entities_by_name("Kingston")) == 2
+
+
+def test_path_endpoints_are_relation_paths_with_their_executed_answers(kg):
+    france = kg.entity_by_label("France")
+    found = list(kg.path_endpoints(france, 3))
+    assert [path for path, _ in found] == kg.relation_paths(france, 3)
+    assert all(np.array_equal(ends, kg.execute(france, path)) for path, ends in found)
+    assert [path for path, _ in kg.path_endpoints(france, 3, max_paths=10)] == kg.relation_paths(
+        france, 3, max_paths=10
+    )
+
+
+def test_a_prefix_past_max_frontier_is_kept_but_not_extended(kg):
+    france = kg.entity_by_label("France")
+    capped = dict(kg.path_endpoints(france, 3, max_frontier=5))
+    whole = dict(kg.path_endpoints(france, 3))
+    # Exactly the paths none of whose proper prefixes reaches more than 5 entities, with the same answers.
+    narrow = [p for p in whole if all(whole[p[:i]].size <= 5 for i in range(1, len(p)))]
+    assert sorted(capped) == sorted(narrow) and all(np.array_equal(capped[p], whole[p]) for p in narrow)
+    wide = [p for p in narrow if len(p) < 3 and whole[p].size > 5]
+    assert wide and len(capped) < len(whole), "the test needs a prefix reaching more than 5 entities"
