@@ -47,8 +47,9 @@ class Subgraph:
     """
 
     nodes: np.ndarray  # (n,) int64 sorted global entity ids
-    edge_index: np.ndarray  # (2, e) int64 local ids: row 0 the head (message source), row 1 the tail
-    edge_type: np.ndarray  # (e,) int64 step of each edge
+    # int32: local ids and steps are small, and a teacher keeps one subgraph per training topic.
+    edge_index: np.ndarray  # (2, e) int32 local ids: row 0 the head (message source), row 1 the tail
+    edge_type: np.ndarray  # (e,) int32 step of each edge
     seeds: np.ndarray  # (k,) int64 local ids of the seeds
     capped_lists: int  # (entity, step) neighbour lists sampled down to max_neighbors
     dropped_edges: int  # edges of expanded entities left out (by the hub cap or the node budget)
@@ -168,8 +169,8 @@ def extract_subgraph(
     keys = np.unique((np.searchsorted(visited, h) * num_steps + s) * n + np.searchsorted(visited, t))
     return Subgraph(
         nodes=visited,
-        edge_index=np.stack([keys // n // num_steps, keys % n]),
-        edge_type=keys // n % num_steps,
+        edge_index=np.stack([keys // n // num_steps, keys % n]).astype(np.int32),
+        edge_type=(keys // n % num_steps).astype(np.int32),
         seeds=np.searchsorted(visited, seed_ids),
         capped_lists=capped,
         dropped_edges=dropped_edges,

@@ -540,8 +540,8 @@ class GNNTeacher(PathTeacher):
         is_seed[torch.from_numpy(np.concatenate([s.seeds + o for s, o in pairs]))] = True
         batch = SubgraphBatch(
             num_nodes=int(sizes.sum()),
-            edge_index=torch.from_numpy(np.concatenate([s.edge_index + o for s, o in pairs], axis=1)),
-            edge_type=torch.from_numpy(np.concatenate([s.edge_type for s in distinct])),
+            edge_index=torch.from_numpy(np.concatenate([s.edge_index.astype(np.int64) + o for s, o in pairs], axis=1)),
+            edge_type=torch.from_numpy(np.concatenate([s.edge_type for s in distinct]).astype(np.int64)),
             is_seed=is_seed,
         )
         start = {id(s): o for s, o in pairs}
