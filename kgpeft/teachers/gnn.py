@@ -392,7 +392,7 @@ class GNNTeacher(PathTeacher):
         for epoch in range(1, cfg.epochs + 1):
             net.train()
             total = 0.0
-            for batch in np.array_split(_topic_order(examples, rng), max(1, len(examples) // cfg.batch_size)):
+            for batch in np.array_split(rng.permutation(len(examples)), max(1, len(examples) // cfg.batch_size)):
                 loss = self._path_loss([examples[i] for i in batch])
                 optimizer.zero_grad()
                 loss.backward()
@@ -602,17 +602,6 @@ class GNNTeacher(PathTeacher):
                 f"gnn teacher weights do not fit this graph and config: {str(err).splitlines()[0]}"
             ) from err
         self.net.eval()
-
-
-def _topic_order(examples: Sequence[_Example], rng: np.random.Generator) -> np.ndarray:
-    """A random order of the examples with each topic's questions together, topics in random order.
-
-    A batch then holds few topics, and :meth:`GNNTeacher._batch` encodes each topic's subgraph
-    once for all its questions (on a graph with many questions per topic, several times fewer nodes).
-    """
-    topic_rank = rng.permutation(max(int(e.question.topic) for e in examples) + 1)
-    topics = np.array([topic_rank[int(e.question.topic)] for e in examples])
-    return np.lexsort((rng.permutation(len(examples)), topics))
 
 
 @contextmanager
