@@ -76,8 +76,9 @@ class OracleTeacher(PathTeacher):
             raise TeacherError(f"the oracle teacher needs gold answers; question {question.id!r} has none")
         gold = set(question.answers)
         scored = []
-        for path in kg.relation_paths(topic, self.max_hops, max_paths=self.config.max_candidates):
-            f1 = answer_f1(kg.execute(topic, path).tolist(), gold)
+        # Endpoint sets of a prefix's extensions come from one expansion, not an execute per path.
+        for path, ends in kg.path_endpoints(topic, self.max_hops, max_paths=self.config.max_candidates):
+            f1 = answer_f1(ends.tolist(), gold)
             if f1 > 0:
                 scored.append((path, f1))
         # Best F1 first, shorter paths first among equals: the top_n kept are the simplest good ones.
