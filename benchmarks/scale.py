@@ -239,6 +239,7 @@ def run_rung(path: Path, teacher_name: str, teacher_timeout: int, workdir: Path,
     peaks["soft targets"] = peaks.pop("(rows + soft targets)")
 
     linker = EntityLinker(kg)
+    linker.link(test[0].question)  # the first link indexes every label and alias: once per process
     lap("linker index")
     reasoner = KGReasoner(model, tokenizer, kg, linker=linker)
     per_question: dict[str, list[float]] = {}

@@ -58,7 +58,13 @@ def normalize(text: str) -> tuple[str, ...]:
     >>> normalize("Côte d'Ivoire")
     ('cote', 'd', 'ivoire')
     """
-    stripped = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    # ASCII has no accents to strip: the common case skips the per-character pass (the linker
+    # normalises every label and alias of the graph, so this is most of its index's cost).
+    stripped = (
+        text
+        if text.isascii()
+        else "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    )
     return tuple(_WORD_RE.findall(stripped.casefold()))
 
 
@@ -80,6 +86,14 @@ class EntityLinker:
         self.margin = margin
         self.fuzzy_cutoff = fuzzy_cutoff
         self.limit = limit
+        self._indexed = False
+
+    def _index(self) -> None:
+        """Index every label and alias, on first use: it costs a pass over all entities, which a
+        caller that never links (a question file naming its topics by IRI) should not pay."""
+        if self._indexed:
+            return
+        kg = self.kg
         # name words -> {entity: (score, method)}; codes are keyed by their exact words instead.
         self._exact: dict[tuple[str, ...], dict[EntityId, tuple[float, str]]] = defaultdict(dict)
         self._codes: dict[tuple[str, ...], dict[EntityId, tuple[float, str]]] = defaultdict(dict)
@@ -94,9 +108,11 @@ class EntityLinker:
         # Fuzzy matching compares joined words; one row per (name, entity) pair.
         self._fuzzy_names = [" ".join(k) for k, hits in self._exact.items() for _ in hits]
         self._fuzzy_targets = [(e, score) for hits in self._exact.values() for e, (score, _) in hits.items()]
+        self._indexed = True
 
     def link(self, text: str) -> LinkResult:
         """Candidate topic entities mentioned in ``text``, best first."""
+        self._index()
         words = [(m.group(), normalize(m.group())) for m in _WORD_RE.finditer(text)]
         spans = [(original, "".join(norm)) for original, norm in words if norm]
         best = self._exact_matches(spans) or self._fuzzy_matches(spans)
@@ -154,6 +170,7 @@ class EntityLinker:
         >>> linker.suggest("Germny")  # doctest: +SKIP
         ['Germany', ...]
         """
+        self._index()
         query = " ".join(normalize(name))
         if not query or not self._fuzzy_names:
             return []
