@@ -61,7 +61,10 @@ class DataConfig:
     )
     max_topics: int | None = field(
         default=None,
-        metadata={"help": "Synthesise from a seeded sample of this many topic entities (default: all; for big KGs)."},
+        metadata={
+            "help": "Synthesise from a seeded sample of this many topic entities (default: all, visited in a seeded "
+            "order until there are 20 candidates per question asked for)."
+        },
     )
     max_answer_share: float = field(
         default=0.9,

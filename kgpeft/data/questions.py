@@ -172,6 +172,9 @@ def synthesize_questions(
     robin, so a ``num_questions`` cap keeps the balance. A pattern whose most common answer
     set answers more than ``max_answer_share`` of its topics is dropped: its answer hardly
     depends on the topic ("What is the type of the capital of X?" is always "city").
+    Topics are visited in a seeded random order until :data:`CANDIDATES_PER_QUESTION`
+    candidates per question asked for are found, so the cost follows ``num_questions``, not
+    the graph's size; a graph too small to fill that pool is visited whole.
 
     >>> qs = synthesize_questions(kg, max_hops=2, seed=0)  # doctest: +SKIP
     >>> qs[0].question, kg.execute(qs[0].topic, qs[0].gold_paths[0])  # doctest: +SKIP
