@@ -73,6 +73,12 @@ class RelationalConv(MessagePassing):
     def message(self, x_j: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
         return x_j * self.relation(edge_type)  # (E, d)
 
+    def propagate(self, edge_index: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        # Defined here only so that PyG keeps its generic propagate: otherwise it renders a
+        # specialised one from a template into a file in $TMPDIR that is never deleted (one
+        # per process: every fit, ask and eval would leave one behind).
+        return super().propagate(edge_index, **kwargs)
+
 
 class RelationalPathNet(nn.Module):
     """Node states from a relational GNN over question subgraphs, question states from a GRU, action logits from both.

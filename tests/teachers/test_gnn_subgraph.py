@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +103,15 @@ def test_subgraph_policy_is_deterministic_across_fits(capped, world, world_quest
     again.fit(world, world_questions.split("train")[:8])
     ours, theirs = capped._subgraph(topic), again._subgraph(topic)
     assert np.array_equal(ours.nodes, theirs.nodes) and np.array_equal(ours.edge_index, theirs.edge_index)
+
+
+def test_message_passing_leaves_no_file_in_tmpdir(tmp_path: Path) -> None:
+    """PyG renders a layer's propagate into a temp file that it never deletes, unless told not to."""
+    code = (
+        "import torch; from kgpeft.teachers.gnn_net import RelationalConv; "
+        "RelationalConv(4, 2)(torch.ones(3, 4), torch.tensor([[0, 1], [1, 2]]), torch.tensor([0, 1]))"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    # (torch itself may create its inductor cache folder there: not ours)
+    assert not [p.name for p in tmp_path.iterdir() if "propagate" in p.name]
