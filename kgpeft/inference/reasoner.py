@@ -168,7 +168,7 @@ class KGReasoner:
         return paths
 
     def _rank(self, paths: Sequence[ReasoningPath], *, per_sequence: bool) -> list[RankedAnswer]:
-        """Answers by the summed probability of the valid paths reaching them, with grounded evidence.
+        """Answers by the summed probability of the valid paths reaching them (the topic last), with grounded evidence.
 
         With ``per_sequence`` (constrained decoding, whose beam scores leave out the choice of
         neighbours), beams with the same relation sequence are one hypothesis named by
@@ -191,8 +191,13 @@ class KGReasoner:
             for entity in path.answers:
                 scores[entity] += weight[index]
                 support[entity].append(index)
+        # The topic answers only when nothing else does: a path that only comes back to it ("X <- written by <-
+        # M -> written by -> X") is a detour, whatever its probability, not an answer about X
+        topics = {path.start for path in paths if path.valid}
+        others = any(e not in topics for e in scores)
+        order = sorted(scores, key=lambda e: (others and e in topics, -scores[e], self.kg.entity_label(e)))
         ranked = []
-        for rank, entity in enumerate(sorted(scores, key=lambda e: (-scores[e], self.kg.entity_label(e)))):
+        for rank, entity in enumerate(order):
             evidence: list[str] = []
             for index in support[entity] if rank < EXPLAINED_ANSWERS else ():
                 path = paths[index]

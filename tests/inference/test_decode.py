@@ -235,3 +235,21 @@ def test_only_the_best_ranked_answers_are_grounded(reasoner, monkeypatch):
     answer = reasoner.ask("Which countries neighbour Germany?", "Germany", num_paths=3, max_hops=2)
     assert len(answer.answers) > 1 and answer.answers[0].evidence
     assert all(not ranked.evidence and ranked.paths for ranked in answer.answers[1:])
+
+
+def test_the_topic_answers_only_when_no_path_gives_anything_else(reasoner, world):
+    from kgpeft.inference.answer import ReasoningPath
+
+    germany, berlin = world.entity_by_label("Germany"), world.entity_by_label("Berlin")
+    capital = world.relation_by_label("capital")
+    back = (capital, world.inverse_step(capital))  # Germany -> capital -> Berlin <- capital <- Germany
+
+    def path(steps, probability):
+        answers = tuple(path_answers(world, germany, steps).tolist())
+        return ReasoningPath("text", (), probability, start=germany, steps=steps, answers=answers)
+
+    detour, direct = path(back, 0.7), path((capital,), 0.3)
+    assert detour.answers == (germany,)  # the only endpoint, so path_answers keeps it
+    ranked = reasoner._rank([detour, direct], per_sequence=True)
+    assert [a.entity for a in ranked] == [berlin, germany], "the more probable detour does not outrank Berlin"
+    assert [a.entity for a in reasoner._rank([detour], per_sequence=True)] == [germany]
