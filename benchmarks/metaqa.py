@@ -11,7 +11,7 @@ run, every file of it under ``--work``:
    extra fields). Training: ``--train-per-hop`` questions sampled from each hop's
    ``qa_dev.txt``; test: ``--test-per-hop`` sampled from each ``qa_test.txt`` and as many
    from the 1-hop ``ntm`` paraphrases;
-3. ``kgpeft fit`` (default base model and budget; ``--teacher``), then ``kgpeft eval`` on the
+3. ``kgpeft fit`` (default base model, teacher and budget unless ``--teacher``/``--max-steps``), then ``kgpeft eval`` on the
    test file, whose per-question results give Hits@1 per hop and per question type;
 4. our Hits@1 per hop printed beside the published table, read from the shared README.
 
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--test-per-hop", type=int, default=None, help="test questions per hop (default: all)")
     parser.add_argument("--train-per-hop", type=int, default=400, help="qa_dev.txt questions per hop for training")
-    parser.add_argument("--teacher", default="oracle", help="kgpeft fit --teacher (default oracle, see README)")
+    parser.add_argument("--teacher", default="gnn", help="kgpeft fit --teacher (default: kgpeft's, gnn)")
     parser.add_argument("--max-steps", type=int, default=None, help="training steps (default: kgpeft's 120)")
     parser.add_argument("--base-model", default=None, help="kgpeft fit --base-model (default: kgpeft's)")
     parser.add_argument("--seed", type=int, default=0)
