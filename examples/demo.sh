@@ -5,8 +5,9 @@
 #   3. fit an alpha = 1 adapter (hard labels only) on the same budget (the teacher comes
 #      from the cache: same graph, questions and teacher settings),
 #   4. evaluate on the first 100 test questions (topics never seen in training): the base
-#      model, the GNN teacher, alpha = 1 and the default, with 32 fact-probe pairs (the
-#      default 64 would add a minute); report in adapters/countries/.
+#      model, the GNN teacher, alpha = 1 and the default, with 32 fact-probe pairs and 32
+#      knowledge items (closed-book, disambiguation; the defaults, 64 each, would add minutes);
+#      report in adapters/countries/.
 # The fits pass --overwrite: the demo retrains its own adapters on every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +26,5 @@ step "default base model" $PY -c "from kgpeft.modeling import resolve_base_model
 step "knowledge graph" $KGPEFT kg stats $KG
 step "fit (alpha 0.5)" $KGPEFT fit --kg $KG --output-dir adapters/countries --overwrite
 step "fit (alpha 1, same budget)" $KGPEFT fit --kg $KG --alpha 1 --output-dir adapters/countries-alpha1 --overwrite
-step "evaluate" $KGPEFT eval --adapter adapters/countries --compare base,teacher,adapters/countries-alpha1 --limit 100 --fact-probes 32
+step "evaluate" $KGPEFT eval --adapter adapters/countries --compare base,teacher,adapters/countries-alpha1 --limit 100 --fact-probes 32 --knowledge-probes 32
 echo "==> done in $((SECONDS - START)) s; report: adapters/countries/report.md"
