@@ -43,7 +43,7 @@ from kgpeft.data.infill import (
     fact_sentence,
     infill_completion,
 )
-from kgpeft.data.render import render_prompt, tokenize_example
+from kgpeft.data.render import end_of_turn_id, prompt_ids, render_prompt, tokenize_example
 from kgpeft.data.verbalise import Verbaliser
 from kgpeft.evaluation.probes import completion_log_probs, general_perplexity, general_text
 from kgpeft.kg.labels import RDF_TYPE
@@ -232,26 +232,22 @@ def closed_book_answers(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, questions: Sequence[str], *, batch_size: int = 16
 ) -> list[str]:
     """The first line of each greedy free answer, markers stripped; a path's last entity stands for it."""
-    import torch
+    from kgpeft.inference.decode import beam_search
 
+    prompts = [prompt_ids(tokenizer, [{"role": "system", "content": CLOSED_BOOK_PROMPT}, {"role": "user", "content": q}])
+               for q in questions]  # fmt: skip
     out: list[str] = []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    for start in range(0, len(questions), batch_size):
-        prompts = [
-            tokenize_example(
-                tokenizer, [{"role": "system", "content": CLOSED_BOOK_PROMPT}, {"role": "user", "content": q}], ""
-            )["input_ids"]
-            for q in questions[start : start + batch_size]
-        ]
-        width = max(map(len, prompts))
-        # Left padding: every prompt ends where generation starts
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=model.device)  # (B, T)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=model.device)
-        with torch.inference_mode():
-            generated = model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=ANSWER_TOKENS, do_sample=False, pad_token_id=pad
-            )[:, width:]  # (B, new)
-        out += [_answer_line(text) for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
+    for start in range(0, len(prompts), batch_size):
+        # One beam: greedy, free decoding (no automata), the same generation settings as the reasoner's
+        beams = beam_search(
+            model,
+            tokenizer,
+            prompts[start : start + batch_size],
+            num_beams=1,
+            max_new_tokens=ANSWER_TOKENS,
+            end_id=end_of_turn_id(tokenizer),
+        )
+        out += [_answer_line(found[0].text if found else "") for found in beams]
     return out
 
 
