@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from kgpeft.data.render import path_answers
 from kgpeft.errors import TeacherError
 from kgpeft.fields import dataclass_from_dict
 from kgpeft.io import atomic_dir, write_json
@@ -43,8 +44,9 @@ class PathDistribution:
     """A teacher's answer to one question: relation paths, their probabilities and the answers they imply.
 
     ``log_probs`` are normalised over ``paths`` (their exponentials sum to 1), paths come
-    most probable first, and ``endpoints[i]`` is ``kg.execute(topic, paths[i])``. The
-    answer distribution spreads each path's probability evenly over its endpoints.
+    most probable first, and ``endpoints[i]`` is ``path_answers(kg, topic, paths[i])``: the
+    path's endpoint set less the topic, as the student's answers are read. The answer
+    distribution spreads each path's probability evenly over its endpoints.
 
     >>> dist = PathDistribution.from_scores(kg, germany, [(located_in,), (neighbor_of,)], [2.0, 0.0])  # doctest: +SKIP
     >>> dist.paths[0], round(float(dist.probs[0]), 2), dist.top_answer() == western_europe  # doctest: +SKIP
@@ -65,7 +67,9 @@ class PathDistribution:
 
         Paths with an empty endpoint set reach no answer and are dropped before normalising.
         """
-        kept = [(tuple(int(s) for s in p), float(x), kg.execute(topic, p)) for p, x in zip(paths, scores, strict=True)]
+        kept = [
+            (tuple(int(s) for s in p), float(x), path_answers(kg, topic, p)) for p, x in zip(paths, scores, strict=True)
+        ]
         kept = [item for item in kept if len(item[2])]
         if not kept:
             return cls(topic=topic)
