@@ -17,6 +17,16 @@ what it knows about it. Each infilled entity gets two kinds of rows, all ``kind=
     prompt:      <ent> Germany </ent> is a neighbor of ____.
     completion:  France </ent_desc>
 
+- **question**: the same fact asked as a question about the marked entity, with the same target::
+
+    prompt:      What is <ent> Germany </ent> a neighbor of?
+    completion:  France </ent_desc>
+
+  A fact a model has only read in sentences it can complete in those sentences but seldom
+  give when asked (on kg/isles.ttl after six passes over description and masked rows, 2026-12-03:
+  43% of masked rows completed, 3% of the same facts answered closed-book); asked in
+  questions too, the knowledge becomes something a question retrieves.
+
 The shown facts are the entity's :data:`SHOWN_FACTS` most specific ones (the neighbour
 fewest entities share along that step: a capital before a continent, never "type"), so
 rows teach what tells an entity apart; its other facts are left to path training and
@@ -171,9 +181,9 @@ def build_infill_questions(
 ) -> list[Question]:
     """Up to ``count`` infilling rows (``kind="infill"``, split ``train``) for entities chosen seeded.
 
-    Each entity gets a description row and one masked-mention row per shown fact (its
-    ``answers`` hold the masked entity), so a fact is met in several sentences; entities
-    with neither a description nor any fact are passed over.
+    Each entity gets a description row, then per shown fact a masked-mention row and a
+    question row (their ``answers`` hold the masked entity), so a fact is met in several
+    sentences and asked once; entities with neither a description nor any fact are passed over.
 
     >>> build_infill_questions(kg, range(kg.num_entities), 2)[0].question  # doctest: +SKIP
     'The capital of <ent> Germany </ent> is Berlin.'
@@ -193,18 +203,23 @@ def build_infill_questions(
         rng = random.Random(f"{seed}|infill|{kg.entity_iri(entity)}")
         text = context_sentence(kg, entity, rng, verbaliser)
         rows = [Question(question_id(kg, "infill", entity), text, entity, (), (), "train", kind="infill")]
-        # One masked row per step shown, answered by every entity along it: the same masked
-        # sentence never has two different targets.
+        # One masked row and one question row per step shown, answered by every entity along it:
+        # the same prompt never has two different targets.
+        marked = f"{ENTITY_START} {kg.entity_label(entity)} {ENTITY_END}"
         for fact in {fact.step: fact for fact in shown_facts(kg, entity, verbaliser)}.values():
             answers = tuple(sorted(kg.neighbors(entity, fact.step).tolist(), key=kg.entity_label))
             if len(answers) <= MAX_MASKED_ANSWERS:
-                rows.append(
-                    Question(_masked_id(kg, entity, fact), fact.masked, entity, answers, (), "train", kind="infill")
-                )
+                asked = verbaliser.question(marked, (fact.step,), rng)
+                rows += [
+                    Question(_masked_id(kg, entity, fact), fact.masked, entity, answers, (), "train", kind="infill"),
+                    Question(
+                        _masked_id(kg, entity, fact, "infill-q"), asked, entity, answers, (), "train", kind="infill"
+                    ),
+                ]
         questions += rows[: count - len(questions)]
     return questions
 
 
-def _masked_id(kg: KnowledgeGraph, entity: EntityId, fact: Fact) -> str:
-    """A stable id for a masked-mention row (one per entity and step): from the entity's and the step's IRIs."""
-    return question_id(kg, "infill", entity, (fact.step,))
+def _masked_id(kg: KnowledgeGraph, entity: EntityId, fact: Fact, kind: str = "infill") -> str:
+    """A stable id for a masked-mention (or question) row, one per entity and step: from their IRIs."""
+    return question_id(kg, kind, entity, (fact.step,))

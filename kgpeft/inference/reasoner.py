@@ -170,8 +170,8 @@ class KGReasoner:
     def _rank(self, paths: Sequence[ReasoningPath], *, per_sequence: bool) -> list[RankedAnswer]:
         """Answers by the summed probability of the valid paths reaching them (the topic last), with grounded evidence.
 
-        With ``per_sequence`` (constrained decoding, whose beam scores leave out the choice of
-        neighbours), beams with the same relation sequence are one hypothesis named by
+        With ``per_sequence`` (constrained decoding, whose beam scores charge the choice of
+        neighbours little), beams with the same relation sequence are one hypothesis named by
         different neighbours: it counts once, at its best beam's probability.
         """
         weight = [path.probability for path in paths]

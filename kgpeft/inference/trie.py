@@ -182,8 +182,8 @@ class PathAutomaton:
         """Whether the tokens allowed in ``state`` all continue one step: they only choose the neighbour reached.
 
         Which neighbour a hop names does not change a path's answers (they come from executing
-        its relation sequence), so decoding does not charge for that choice (see
-        :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
+        its relation sequence), so decoding charges that choice only its share among the allowed
+        neighbours (see :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
         """
         relations = {node.relation for node, _ in state if node is not None}
         return len(relations) == 1 and next(iter(relations)) not in (MIXED, END, None) and DONE not in state

@@ -36,7 +36,8 @@ def isles():
 
 @pytest.fixture(scope="module")
 def isles_train(isles):
-    return build_questions(isles, DataConfig(num_questions=200, infill_ratio=1.0)).split("train")
+    # Enough infilled entities (7 rows each) for 30 disambiguation items
+    return build_questions(isles, DataConfig(num_questions=200, infill_ratio=2.0)).split("train")
 
 
 def test_the_shipped_isles_graph_is_what_its_seeded_generator_writes(tmp_path):
