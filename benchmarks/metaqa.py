@@ -20,7 +20,7 @@ answers no longer connect to their topic. Such a question stays in the sample an
 a miss, so every figure is a lower bound of what the full KB would give; each states its
 sample size.
 
-    python benchmarks/metaqa.py --quick            # 50 test questions per hop + 50 ntm, 40 steps, fit included
+    python benchmarks/metaqa.py --quick            # 100 test questions per hop + 100 ntm, 120 steps, fit included
     python benchmarks/metaqa.py                    # the full test split (hours on CPU)
     python benchmarks/metaqa.py --quick --rows     # also completion-token percentiles of the training rows
 """
@@ -39,17 +39,28 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "metaqa"
+# ../shared beside the checkout, or beside any folder above it (a clone made elsewhere on the machine)
+DEFAULT_DATA = next(
+    (p / "shared" / "benchmarks" / "metaqa" for p in ROOT.parents if (p / "shared" / "benchmarks" / "metaqa").is_dir()),
+    ROOT.parent / "shared" / "benchmarks" / "metaqa",
+)
 BASE_IRI = "http://kgpeft.example/metaqa/"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 KB_FILES = ("train.tsv", "dev.tsv", "test.tsv", "test_old.tsv")  # their union is the QA KB (see the README)
 HOPS = (1, 2, 3)
 KB_NOTE = "KB: the union of MetaQA's KB splits, ~96% of the original KB (unreachable answers count as misses)"
-# --quick on this shared 2-core machine: a training step took ~25 s and a test question ~4 s of
-# decoding while 4 engineers shared it, so the default budget (120 steps) alone would take ~50 min.
-QUICK_TEST = 50  # test questions per hop, and ntm paraphrases
-QUICK_STEPS = 40  # a stated budget: a third of kgpeft's default 120 steps
+# --quick on this 2-core machine (2026-12-03, one other job beside it): kgpeft's default budget
+# (120 steps) took 13.4 min to fit and a test question 1.5 s to decode; 40 steps (a quarter
+# epoch) had scored 0.56 / 0.50 / 0.16 where 120 scored 0.86 / 0.58 / 0.52 (n = 50 each).
+QUICK_TEST = 100  # test questions per hop, and ntm paraphrases
 _TOPIC = re.compile(r"\[([^\]]+)\]")
+
+
+def default_steps() -> int:
+    """kgpeft fit's default training budget, in steps (its owner is KGDistillConfig)."""
+    from kgpeft.training.config import KGDistillConfig
+
+    return KGDistillConfig.__dataclass_fields__["max_steps"].default
 
 
 def literal(text: str) -> str:
@@ -191,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK_TEST} test questions per hop and ntm, {QUICK_STEPS} training steps",
+        help=f"{QUICK_TEST} test questions per hop and ntm, kgpeft's default training budget",
     )
     parser.add_argument("--test-per-hop", type=int, default=None, help="test questions per hop (default: all)")
     parser.add_argument("--train-per-hop", type=int, default=400, help="qa_dev.txt questions per hop for training")
@@ -203,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-fit", action="store_true", help="evaluate the adapter already in --work")
     args = parser.parse_args(argv)
     test_per_hop = QUICK_TEST if args.quick and args.test_per_hop is None else args.test_per_hop
-    max_steps = QUICK_STEPS if args.quick and args.max_steps is None else args.max_steps
+    max_steps = args.max_steps or default_steps()
     if not (args.data / "README.md").exists():
         raise SystemExit(f"metaqa: {args.data}: no MetaQA here (README.md missing); give --data")
     work = args.work
@@ -249,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate += ["--knowledge-probes", "0"]
     timings["eval"] = kgpeft(*evaluate, "--report-dir", str(report), log=work / "eval.log")
     result = scores(report / "questions.jsonl", sampled)
-    result.update(timings=timings, teacher=args.teacher, steps=max_steps or 120, train_questions=len(train))
+    result.update(timings=timings, teacher=args.teacher, steps=max_steps, train_questions=len(train))
     write_text(work / "metaqa.json", json.dumps(result, indent=2))
 
     ours = {key: value for key, value in result["sets"].items()}
@@ -258,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     for system, cells in published_table(args.data / "README.md"):
         print(f"{system:<48} " + " ".join(f"{c:>12}" for c in cells))
     cells = [f"{100 * ours[f'test-{h}']['hits@1']:.1f} (n={ours[f'test-{h}']['n']})" for h in HOPS]
-    ours_name = f"kgpeft ({args.teacher} teacher, {max_steps or 120} steps), this KB"
+    ours_name = f"kgpeft ({args.teacher} teacher, {max_steps} steps), this KB"
     print(f"{ours_name:<48} " + " ".join(f"{c:>12}" for c in cells))
     ntm = ours["ntm-1"]
     print(f"1-hop ntm paraphrases: {100 * ntm['hits@1']:.1f} (n={ntm['n']})")
