@@ -18,9 +18,9 @@ prompt, greedy free answer, matched to labels and aliases). Reads nothing from t
 2026-12-03 (2-core machine, one thread, another job beside it; 40 entities), measured with
 this loop before it became this script: ``sentences`` (122 rows) after 3 / 6 epochs: masked
 rows 0.098 / 0.427, closed-book shown facts 0.079 / 0.026, other facts 0.000 / 0.000; with
-question rows (then two per fact, in two seeded wordings: 286 rows; kgpeft now writes one,
-204 rows, not yet run through this script) after 3 epochs: masked rows 0.659, closed-book
-shown facts 0.368, other facts 0.000 (before training: 0.012 masked, 0.000 closed-book).
+question rows (two per fact in two wordings, as kgpeft writes them; 286 rows) after 3
+epochs: masked rows 0.659, closed-book shown facts 0.368, other facts 0.000 (before
+training: 0.012 masked, 0.000 closed-book).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, variant: str) -> None:
     rows = build_infill_questions(kg, entities[: args.entities], 10**9, seed=args.seed, verbaliser=verbaliser)
     probes = build_knowledge_probes(kg, rows, count=64, seed=args.seed)  # shown = in any row, questions included
     if variant == "sentences":
-        rows = [q for q in rows if not q.id.startswith("infill-q-")]
+        rows = [q for q in rows if not q.id.startswith("infill-q")]
     model, tokenizer = load_base_model(args.base_model, load_in_4bit=False, dtype=torch.float32)
     model = get_peft_model(model, lora_config(ModelConfig()))
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
@@ -112,7 +112,7 @@ def batch(examples: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.
 def measure(model, tokenizer, kg, rows, probes, variant: str, epoch: int) -> None:
     model.eval()
     with torch.inference_mode():
-        masked = [q for q in rows if q.answers and not q.id.startswith("infill-q-")]
+        masked = [q for q in rows if q.answers and not q.id.startswith("infill-q")]
         prompts = [prompt_ids(tokenizer, render_prompt(q.question, "infill")) for q in masked]
         texts = []
         for start in range(0, len(prompts), 16):

@@ -17,7 +17,7 @@ what it knows about it. Each infilled entity gets two kinds of rows, all ``kind=
     prompt:      <ent> Germany </ent> is a neighbor of ____.
     completion:  France </ent_desc>
 
-- **question**: the same fact asked as a question about the marked entity, with the same target::
+- **question**: the same fact asked about the marked entity, in :data:`QUESTION_WORDINGS` wordings, with the same target::
 
     prompt:      What is <ent> Germany </ent> a neighbor of?
     completion:  France </ent_desc>
@@ -62,6 +62,7 @@ MASK = "____"
 SHOWN_FACTS = 3
 COMMON_SHARE = 0.1
 MAX_MASKED_ANSWERS = 3  # a masked row lists every entity the step reaches: a short list, or no row
+QUESTION_WORDINGS = 2  # question rows per shown fact, each worded differently where the verbaliser can
 
 
 @dataclass(frozen=True)
@@ -181,9 +182,10 @@ def build_infill_questions(
 ) -> list[Question]:
     """Up to ``count`` infilling rows (``kind="infill"``, split ``train``) for entities chosen seeded.
 
-    Each entity gets a description row, then per shown fact a masked-mention row and a
-    question row (their ``answers`` hold the masked entity), so a fact is met in several
-    sentences and asked once; entities with neither a description nor any fact are passed over.
+    Each entity gets a description row, then per shown fact a masked-mention row and
+    :data:`QUESTION_WORDINGS` question rows (their ``answers`` hold the masked entity), so a
+    fact is met in several sentences and asked in several wordings; entities with neither a
+    description nor any fact are passed over.
 
     >>> build_infill_questions(kg, range(kg.num_entities), 2)[0].question  # doctest: +SKIP
     'The capital of <ent> Germany </ent> is Berlin.'
@@ -203,18 +205,23 @@ def build_infill_questions(
         rng = random.Random(f"{seed}|infill|{kg.entity_iri(entity)}")
         text = context_sentence(kg, entity, rng, verbaliser)
         rows = [Question(question_id(kg, "infill", entity), text, entity, (), (), "train", kind="infill")]
-        # One masked row and one question row per step shown, answered by every entity along it:
+        # Per step shown, one masked row and the question rows, answered by every entity along it:
         # the same prompt never has two different targets.
         marked = f"{ENTITY_START} {kg.entity_label(entity)} {ENTITY_END}"
         for fact in {fact.step: fact for fact in shown_facts(kg, entity, verbaliser)}.values():
             answers = tuple(sorted(kg.neighbors(entity, fact.step).tolist(), key=kg.entity_label))
             if len(answers) <= MAX_MASKED_ANSWERS:
-                asked = verbaliser.question(marked, (fact.step,), rng)
+                rows.append(
+                    Question(_masked_id(kg, entity, fact), fact.masked, entity, answers, (), "train", kind="infill")
+                )
+                # Asked in more than one wording, so that what is learnt is the fact, not one sentence
+                tries = (verbaliser.question(marked, (fact.step,), rng) for _ in range(4 * QUESTION_WORDINGS))
+                wordings = list(dict.fromkeys(tries))[:QUESTION_WORDINGS]
                 rows += [
-                    Question(_masked_id(kg, entity, fact), fact.masked, entity, answers, (), "train", kind="infill"),
                     Question(
-                        _masked_id(kg, entity, fact, "infill-q"), asked, entity, answers, (), "train", kind="infill"
-                    ),
+                        _masked_id(kg, entity, fact, f"infill-q{k}"), asked, entity, answers, (), "train", "infill"
+                    )
+                    for k, asked in enumerate(wordings)
                 ]
         questions += rows[: count - len(questions)]
     return questions

@@ -106,6 +106,22 @@ def test_rows_without_teacher_mass_are_left_out_of_the_soft_term(batch):
     torch.testing.assert_close(excluded.soft, per_token.sum() / mask.sum())
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_tokens_without_teacher_are_trained_on_cross_entropy_at_full_weight(batch, alpha):
+    probs = batch["teacher_probs"].clone()
+    probs[0, 4] = 0.0  # one completion token the teacher says nothing about (an infilling row's, say)
+    loss = distillation_loss(**_args(batch, teacher_probs=probs), alpha=alpha, temperature=2.0)
+    mask = batch["labels"][:, 1:] != -100
+    untaught = distillation_loss(**_args(batch, labels=_only(batch["labels"], 0, 4)), alpha=1.0, temperature=2.0)
+    # The one token's cross-entropy, as a share of the batch's completion tokens, takes the soft term's weight too
+    expected = alpha * loss.hard + (1 - alpha) * (loss.soft + untaught.hard / mask.sum())
+    torch.testing.assert_close(loss.total, expected)
+    everything_untaught = distillation_loss(
+        **_args(batch, teacher_probs=torch.zeros(B, T, K)), alpha=alpha, temperature=2.0
+    )
+    torch.testing.assert_close(everything_untaught.total, everything_untaught.hard)
+
+
 def test_a_batch_without_teacher_mass_gives_zero_soft_loss_and_finite_gradients(batch):
     loss = distillation_loss(**_args(batch, teacher_probs=torch.zeros(B, T, K)), alpha=0.5, temperature=2.0)
     loss.total.backward()

@@ -40,7 +40,10 @@ def test_distillation_trains_evaluates_logs_both_losses_and_saves_a_plain_peft_a
     for entry in steps:
         assert all(math.isfinite(entry[key]) for key in ("loss", "hard_loss", "soft_loss"))
         assert entry["hard_loss"] > 0 and entry["soft_loss"] > 0
-        assert math.isclose(entry["loss"], 0.5 * entry["hard_loss"] + 0.5 * entry["soft_loss"], rel_tol=1e-3)
+        # alpha * hard + (1 - alpha) * soft, plus (1 - alpha) * the cross-entropy of the tokens without a
+        # teacher, which is part of the hard loss
+        mixed = 0.5 * entry["hard_loss"] + 0.5 * entry["soft_loss"]
+        assert mixed * (1 - 1e-3) <= entry["loss"] <= (mixed + 0.5 * entry["hard_loss"]) * (1 + 1e-3)
 
     metrics = trainer.evaluate(rows.select(range(4)))
     assert all(math.isfinite(metrics[key]) for key in ("eval_loss", "eval_hard_loss", "eval_soft_loss"))
