@@ -2,7 +2,7 @@
 
 KILM teaches a model what it should know about an entity when it meets the entity in
 text: the entity's mention is wrapped in plain-text markers and the model generates
-what it knows about it. Each infilled entity gets two kinds of rows, all ``kind="infill"``:
+what it knows about it. Each infilled entity gets three kinds of rows, all ``kind="infill"``:
 
 - **description**: the context is a sentence stating one of the entity's facts, the target
   its description, built from its text field (rdfs:comment, ...) and its *shown facts* in
