@@ -32,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from kgpeft.data.infill import build_infill_questions, infill_completion
+from kgpeft.data.infill import build_infill_questions, infill_completion, is_question_row
 from kgpeft.data.render import end_of_turn_id, prompt_ids, render_prompt, tokenize_example
 from kgpeft.data.verbalise import Verbaliser
 from kgpeft.evaluation.knowledge import answer_matches, build_knowledge_probes, closed_book_answers
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, variant: str) -> None:
     rows = build_infill_questions(kg, entities[: args.entities], 10**9, seed=args.seed, verbaliser=verbaliser)
     probes = build_knowledge_probes(kg, rows, count=64, seed=args.seed)  # shown = in any row, questions included
     if variant == "sentences":
-        rows = [q for q in rows if not q.id.startswith("infill-q")]
+        rows = [q for q in rows if not is_question_row(q)]
     model, tokenizer = load_base_model(args.base_model, load_in_4bit=False, dtype=torch.float32)
     model = get_peft_model(model, lora_config(ModelConfig()))
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
@@ -112,7 +112,7 @@ def batch(examples: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.
 def measure(model, tokenizer, kg, rows, probes, variant: str, epoch: int) -> None:
     model.eval()
     with torch.inference_mode():
-        masked = [q for q in rows if q.answers and not q.id.startswith("infill-q")]
+        masked = [q for q in rows if q.answers and not is_question_row(q)]
         prompts = [prompt_ids(tokenizer, render_prompt(q.question, "infill")) for q in masked]
         texts = []
         for start in range(0, len(prompts), 16):
@@ -126,7 +126,8 @@ def measure(model, tokenizer, kg, rows, probes, variant: str, epoch: int) -> Non
         for shown in (True, False):
             items = [i for i in probes.closed_book if i.infilled == shown]
             answers = closed_book_answers(model, tokenizer, [i.question for i in items])
-            scores[shown] = np.mean([answer_matches(kg, a, i.answers) for a, i in zip(answers, items, strict=True)])
+            right = [answer_matches(kg, a, i.answers) for a, i in zip(answers, items, strict=True)]
+            scores[shown] = float(np.mean(right)) if right else float("nan")  # nan: no such item
     print(
         f"{variant}: epoch {epoch}: masked rows completed {recalled:.3f}, closed-book shown facts {scores[True]:.3f}, "
         f"other facts {scores[False]:.3f}",

@@ -63,6 +63,7 @@ SHOWN_FACTS = 3
 COMMON_SHARE = 0.1
 MAX_MASKED_ANSWERS = 3  # a masked row lists every entity the step reaches: a short list, or no row
 QUESTION_WORDINGS = 2  # question rows per shown fact, each worded differently where the verbaliser can
+QUESTION_ROW = "infill-q"  # the id prefix of question rows (masked and description rows' ids start "infill-<hex>")
 
 
 @dataclass(frozen=True)
@@ -219,12 +220,23 @@ def build_infill_questions(
                 wordings = list(dict.fromkeys(tries))[:QUESTION_WORDINGS]
                 rows += [
                     Question(
-                        _masked_id(kg, entity, fact, f"infill-q{k}"), asked, entity, answers, (), "train", "infill"
+                        _masked_id(kg, entity, fact, f"{QUESTION_ROW}{k}"),
+                        asked,
+                        entity,
+                        answers,
+                        (),
+                        "train",
+                        "infill",
                     )
                     for k, asked in enumerate(wordings)
                 ]
         questions += rows[: count - len(questions)]
     return questions
+
+
+def is_question_row(question: Question) -> bool:
+    """Whether an infilling row is a question row (rather than a description or masked-mention row)."""
+    return question.id.startswith(QUESTION_ROW)
 
 
 def _masked_id(kg: KnowledgeGraph, entity: EntityId, fact: Fact, kind: str = "infill") -> str:

@@ -8,6 +8,7 @@ from kgpeft.data.infill import (
     SHOWN_FACTS,
     build_infill_questions,
     entity_knowledge,
+    is_question_row,
     shown_facts,
 )
 from kgpeft.data.render import render_example
@@ -48,7 +49,7 @@ def test_infill_rows_mark_the_entity_and_mask_shown_facts(world):
         messages, completion = render_example(world, q)
         assert ENTITY_START in messages[0]["content"] and messages[1]["content"] == q.question
         if q.answers:  # masked mention or question: the target names every entity the fact's step reaches
-            assert (MASK in q.question) != q.id.startswith("infill-q")
+            assert (MASK in q.question) != is_question_row(q)
             assert completion == ", ".join(world.entity_label(e) for e in q.answers) + f" {DESCRIPTION_END}"
         else:
             assert MASK not in q.question
@@ -60,7 +61,7 @@ def test_infill_rows_mark_the_entity_and_mask_shown_facts(world):
     assert questions == build_infill_questions(world, range(world.num_entities), 12, seed=1)
     # each fact shown in a masked sentence is also asked as a question, with the same target
     masked = {(q.topic, q.answers) for q in questions if MASK in q.question}
-    asked = {(q.topic, q.answers) for q in questions if q.id.startswith("infill-q")}
+    asked = {(q.topic, q.answers) for q in questions if is_question_row(q)}
     assert asked and masked and len(asked & masked) >= len(masked) - 1  # the last entity's rows may be cut short
 
 
