@@ -17,13 +17,12 @@ so that no GNN is trained, 200 synthesised questions so that the rows are seen a
 times). Run from the repository root, on a quiet machine if you can::
 
     OMP_NUM_THREADS=1 KGPEFT_CACHE=/tmp/k19cache .venv/bin/python benchmarks/infill.py [--infill-ratio 1.0]
-        [--eval-no-4bit] [--knowledge 40] [--skip-fit] [--skip-eval]
+        [--max-steps 120] [--knowledge 40] [--skip-fit] [--skip-eval]
 
-On 2026-12-03 (2 cores, one thread, another job beside it) the fits took 11 and 12 min and the
-evaluation on the full-precision base (``--eval-no-4bit --knowledge 64 --limit 21``) 12 min;
-the README has the table. The full-precision base understates what infilling put in: the
-infilling adapter recalled 14% of its own infilling rows on the nf4 base it was trained on,
-2% on the full-precision one. An nf4 evaluation of the three systems took over 16 min here.
+The evaluation runs on the nf4 base the adapters were trained on (``--eval-no-4bit``: the
+full-precision one, which understates what infilling put in: an infilling adapter recalled
+14% of its own infilling rows on nf4, 2% on full precision; nf4 is not slower on a CPU,
+benchmarks/dequantize.py). The README has the figures, with their budget and times.
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ def main() -> None:
     parser.add_argument("--knowledge", type=int, default=64, help="closed-book and disambiguation items")
     parser.add_argument("--fact-probes", type=int, default=0, help="fact-probe pairs (0: skipped, as on 2026-12-03)")
     parser.add_argument(
-        "--eval-no-4bit", action="store_true", help="evaluate on the full-precision base (faster on CPU than nf4)"
+        "--eval-no-4bit", action="store_true", help="evaluate on the full-precision base (understates what was learnt)"
     )
     parser.add_argument("--skip-fit", action="store_true", help="evaluate the adapters an earlier run left in --work")
     parser.add_argument("--skip-eval", action="store_true", help="print the table of an earlier run's eval.json")

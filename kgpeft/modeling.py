@@ -225,11 +225,14 @@ def load_base_model(
     dtype: torch.dtype | None = None,
     device_map: Any = None,
     quant_storage: str = "uint8",
+    dequantize: bool = False,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load the base model (4-bit nf4 by default) and its tokenizer.
 
     A float ``quant_storage`` (``ModelConfig.bnb_4bit_quant_storage``) is also the type the model
     loads and computes in, as FSDP needs every tensor it shards, packed 4-bit ones included, in one type.
+    ``dequantize`` (with ``load_in_4bit``) turns the nf4 weights back into plain ``dtype`` tensors:
+    the weights a 4-bit adapter was trained on, in a form an adapter can be merged into.
 
     >>> model, tokenizer = load_base_model("smollm2-135m-instruct", load_in_4bit=False)  # doctest: +SKIP
     """
@@ -252,6 +255,8 @@ def load_base_model(
         model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     except OSError as err:
         raise _hub_error(spec, err) from err
+    if load_in_4bit and dequantize:
+        model = model.dequantize(dtype=dtype)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer

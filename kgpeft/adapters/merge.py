@@ -112,9 +112,7 @@ def merge_adapters(
     dequantize = into == "dequantized" and default_load_in_4bit(infos)
 
     # Merging happens in fp32 whatever the output dtype, so rounding enters only once, at the end.
-    base, _ = load_base_model(base_name, load_in_4bit=dequantize, dtype=torch.float32)
-    if dequantize:
-        base = base.dequantize(dtype=torch.float32)
+    base, _ = load_base_model(base_name, load_in_4bit=dequantize, dtype=torch.float32, dequantize=dequantize)
     model = load_adapters(base, [info.path for info in infos])
     names = adapter_names(infos)
     model.base_model.set_adapter(names, inference_mode=True)  # all active: the reference the merge must match
