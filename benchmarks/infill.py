@@ -36,8 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = (
-    ("closed_book_infilled", "closed-book, infilled facts"),
+    ("closed_book_infilled", "closed-book, infilled facts (entity marked, as infilling asks)"),
     ("closed_book_other", "closed-book, other facts of the same entities"),
+    ("closed_book_plain_infilled", "closed-book asked plainly, infilled facts"),
+    ("closed_book_plain_other", "closed-book asked plainly, other facts"),
     ("disambiguation", "entity disambiguation"),
     ("disambiguation_se", "  its standard error"),
     ("disambiguation_chance", "  chance"),

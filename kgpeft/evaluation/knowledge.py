@@ -5,12 +5,18 @@ adapter's training data, so the base model, the adapter and the same adapter tra
 without infilling (``--infill-ratio 0``) answer exactly the same things.
 
 - **Closed-book facts.** For entities seen in training (those with infilling rows; else
-  the topics of training questions), one-hop questions ("What is Makem Ivask a member
-  of?") answered by the model alone: a plain system prompt, no graph, greedy free
-  generation of at most :data:`ANSWER_TOKENS` tokens, its first line matched against the
-  gold entities' labels and aliases as whole words. Facts are split into those whose every
-  answer is mentioned in the entity's infilling rows (``closed_book_infilled``) and those
-  none of whose answers is (``closed_book_other``): does knowledge go past the text shown?
+  the topics of training questions), one-hop questions answered by the model alone: no
+  graph, greedy free generation of at most :data:`ANSWER_TOKENS` tokens, its first line
+  matched against the gold entities' labels and aliases as whole words. Each is asked two
+  ways: as infilling asks, the entity between the markers under the infilling system prompt
+  ("What is <ent> Makem Ivask </ent> a member of?": ``closed_book_*``), and plainly, under
+  a plain system prompt ("What is Makem Ivask a member of?": ``closed_book_plain_*``). A
+  path-trained adapter answers a plain question with a path (its last entity is taken as
+  the answer), so the plain form measures the fact and the habit together. The wording is
+  one the entity's infilling rows did not use where the verbaliser has another, so a
+  recited row is not a known fact. Facts are split into those whose every answer is
+  mentioned in the entity's infilling rows (``*_infilled``) and those none of whose answers
+  is (``*_other``): does knowledge go past the text shown?
 - **Entity disambiguation.** A name several entities share, in a context sentence stating
   a fact that none of the candidates' descriptions mentions; the model reads it as an
   infilling prompt and scores each candidate's description (mean log-probability per
@@ -56,7 +62,8 @@ if TYPE_CHECKING:
     from kgpeft.inference import KGReasoner
     from kgpeft.kg import KnowledgeGraph
 
-ANSWER_TOKENS = 16
+ANSWER_TOKENS = 32  # a one-hop path naming two entities fits: a path-format answer ends at its answer
+WORDING_TRIES = 8  # seeded draws for a question wording the infilling rows did not use
 MAX_ANSWERS = 3  # a fact asked closed-book has at most this many answers: one short line names them
 CONTEXTS_PER_ENTITY = 3  # disambiguation items per entity, each from a different fact
 CLOSED_BOOK_PROMPT = "Answer the question from what you know, with the name of the entity only."
@@ -71,6 +78,8 @@ class ClosedBookItem:
     question: str
     answers: tuple[EntityId, ...]
     infilled: bool
+    marked: str
+    """The same question with the entity's mention between the infilling markers."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +133,30 @@ def build_knowledge_probes(
             mentioned = [any(_mentions(text, name) for text in shown[entity]) for name in map(kg.entity_label, answers)]
             if any(mentioned) and not all(mentioned):
                 continue  # neither shown nor unshown: left out of both
-            question = verbaliser.question(
-                kg.entity_label(entity), (step,), random.Random(f"{seed}|cb|{entity}|{step}")
+            question, marked = _wording(kg, verbaliser, entity, step, set(shown[entity]), seed)
+            (infilled if all(mentioned) else other).append(
+                ClosedBookItem(entity, question, answers, all(mentioned), marked)
             )
-            (infilled if all(mentioned) else other).append(ClosedBookItem(entity, question, answers, all(mentioned)))
     half = count // 2
     closed_book = infilled[: max(half, count - len(other))] + other[: max(count - half, count - len(infilled))]
     return KnowledgeProbes(closed_book[:count], _disambiguation(kg, set(shown), verbaliser, count, seed), trained)
+
+
+def _wording(
+    kg: KnowledgeGraph, verbaliser: Verbaliser, entity: EntityId, step: int, used: set[str], seed: int
+) -> tuple[str, str]:
+    """The question for ``entity``'s ``step``, plain and with the entity marked, in a wording not in ``used``.
+
+    The first of :data:`WORDING_TRIES` seeded draws whose marked form the infilling rows did
+    not ask; the last draw when every one did (a relation with a single wording).
+    """
+    label = kg.entity_label(entity)
+    for attempt in range(WORDING_TRIES):
+        key = f"{seed}|cb|{entity}|{step}" + (f"|{attempt}" if attempt else "")
+        marked = verbaliser.question(f"{ENTITY_START} {label} {ENTITY_END}", (step,), random.Random(key))
+        if marked not in used:
+            break
+    return verbaliser.question(label, (step,), random.Random(key)), marked
 
 
 def _facts(kg: KnowledgeGraph, entity: EntityId) -> list[tuple[int, tuple[EntityId, ...]]]:
@@ -197,12 +223,16 @@ def knowledge_metrics(
     model, tokenizer, kg = reasoner.model, reasoner.tokenizer, reasoner.kg
     metrics: dict[str, float | None] = {}
     items = probes.closed_book
-    texts = closed_book_answers(model, tokenizer, [i.question for i in items])
-    right = [answer_matches(kg, text, item.answers) for text, item in zip(texts, items, strict=True)]
-    for key, wanted in (("closed_book_infilled", True), ("closed_book_other", False)):
-        scores = [r for r, item in zip(right, items, strict=True) if item.infilled == wanted]
-        metrics[key] = float(np.mean(scores)) if scores else None
-    metrics["free_non_entity"] = float(np.mean([not names_entity(kg, t) for t in texts])) if texts else None
+    for form, marked in (("closed_book", True), ("closed_book_plain", False)):
+        texts = closed_book_answers(
+            model, tokenizer, [i.marked if marked else i.question for i in items], marked=marked
+        )
+        right = [answer_matches(kg, text, item.answers) for text, item in zip(texts, items, strict=True)]
+        for part, wanted in (("infilled", True), ("other", False)):
+            scores = [r for r, item in zip(right, items, strict=True) if item.infilled == wanted]
+            metrics[f"{form}_{part}"] = float(np.mean(scores)) if scores else None
+        if marked:
+            metrics["free_non_entity"] = float(np.mean([not names_entity(kg, t) for t in texts])) if texts else None
     if items:
         answers = reasoner.ask_batch(
             [i.question for i in items], [i.entity for i in items], max_hops=max_hops, constrained=False
@@ -229,13 +259,25 @@ def knowledge_metrics(
 
 
 def closed_book_answers(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, questions: Sequence[str], *, batch_size: int = 16
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    questions: Sequence[str],
+    *,
+    marked: bool = False,
+    batch_size: int = 16,
 ) -> list[str]:
-    """The first line of each greedy free answer, markers stripped; a path's last entity stands for it."""
+    """The first line of each greedy free answer, markers stripped; a path's last entity stands for it.
+
+    ``marked`` questions (the entity between the infilling markers) are asked under the
+    infilling system prompt, others under :data:`CLOSED_BOOK_PROMPT`.
+    """
     from kgpeft.inference.decode import beam_search
 
-    prompts = [prompt_ids(tokenizer, [{"role": "system", "content": CLOSED_BOOK_PROMPT}, {"role": "user", "content": q}])
-               for q in questions]  # fmt: skip
+    prompts = [
+        prompt_ids(tokenizer, render_prompt(q, "infill") if marked else
+                   [{"role": "system", "content": CLOSED_BOOK_PROMPT}, {"role": "user", "content": q}])
+        for q in questions
+    ]  # fmt: skip
     out: list[str] = []
     for start in range(0, len(prompts), batch_size):
         # One beam: greedy, free decoding (no automata), the same generation settings as the reasoner's
@@ -253,7 +295,7 @@ def closed_book_answers(
 
 def _answer_line(text: str) -> str:
     line = _MARKERS.sub(" ", text.strip().split("\n")[0])
-    line = line.split("->")[-1] if "->" in line else line
+    line = re.split(r"->|<-", line)[-1]  # a path: its last entity
     return " ".join(line.split()).strip(" .,;:\"'")
 
 

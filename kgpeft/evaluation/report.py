@@ -40,6 +40,8 @@ COLUMNS = (
     ("misrouted", "misrouted", 3),
     ("closed_book_infilled", "closed-book (infilled facts)", 3),
     ("closed_book_other", "closed-book (other facts)", 3),
+    ("closed_book_plain_infilled", "closed-book asked plainly (infilled)", 3),
+    ("closed_book_plain_other", "closed-book asked plainly (other)", 3),
     ("disambiguation", "disambiguation", 3),
     ("disambiguation_se", "± SE", 3),
     ("disambiguation_chance", "chance", 3),

@@ -76,7 +76,21 @@ def test_closed_book_items_are_split_by_what_the_infilling_rows_stated(isles, is
         stated = [isles.entity_label(a) in shown[item.entity] for a in item.answers]
         assert all(stated) if item.infilled else not any(stated)
         assert "type" not in item.question  # a fact most of the graph shares tells nothing
+        label = isles.entity_label(item.entity)
+        assert item.marked == item.question.replace(label, f"<ent> {label} </ent>", 1)
     assert probes == build_knowledge_probes(isles, isles_train, count=40)  # seeded
+
+
+def test_closed_book_questions_avoid_the_infilling_rows_wordings(isles, isles_train, monkeypatch):
+    asked = {q.question for q in isles_train if q.kind == "infill"}
+
+    def recited() -> int:
+        return sum(item.marked in asked for item in build_knowledge_probes(isles, isles_train, count=40).closed_book)
+
+    avoided = recited()
+    monkeypatch.setattr(knowledge, "WORDING_TRIES", 1)
+    # Fewer items repeat a row's wording (those left: relations the verbaliser words only as the rows did)
+    assert avoided < recited()
 
 
 def test_without_infilling_rows_the_trained_entities_are_the_training_topics(isles):
@@ -107,6 +121,8 @@ def test_answers_match_a_label_its_plain_name_or_an_alias(isles):
     assert not answer_matches(isles, "Nobody knows", [namesake])
     assert names_entity(isles, plain) and not names_entity(isles, "Atlantis") and not names_entity(isles, "")
     assert knowledge._answer_line("<path> A -> born in -> Skonus </path>\nmore") == "Skonus"
+    assert knowledge._answer_line("<path> Zobas <- located on <- The Skesk") == "The Skesk"
+    assert knowledge._answer_line("Skonus </ent_desc>") == "Skonus"
 
 
 def test_disambiguation_accuracy_follows_the_scores(monkeypatch, tiny_tokenizer):
@@ -123,7 +139,8 @@ def test_knowledge_metrics_on_a_tiny_model(tiny_model, tiny_tokenizer, isles, is
 
     probes = build_knowledge_probes(isles, isles_train, count=6)
     metrics = knowledge_metrics(KGReasoner(tiny_model, tiny_tokenizer, isles), probes, max_hops=1)
-    for key in ("closed_book_infilled", "closed_book_other", "free_non_entity", "free_path_correct", "disambiguation"):
+    shares = ("closed_book_infilled", "closed_book_other", "closed_book_plain_infilled", "closed_book_plain_other")
+    for key in (*shares, "free_non_entity", "free_path_correct", "disambiguation"):
         assert 0.0 <= metrics[key] <= 1.0
     assert (
         metrics["free_hallucinated_hops"] >= 0 and math.isfinite(metrics["general_ppl"]) and metrics["general_ppl"] > 1
