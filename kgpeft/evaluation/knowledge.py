@@ -20,7 +20,9 @@ without infilling (``--infill-ratio 0``) answer exactly the same things.
 - **Entity disambiguation.** A name several entities share, in a context sentence stating
   a fact that none of the candidates' descriptions mentions; the model reads it as an
   infilling prompt and scores each candidate's description (mean log-probability per
-  token); accuracy against chance (the mean of 1 / candidates), with its standard error.
+  token); accuracy against chance (the mean of 1 / candidates), with its standard error
+  (Agresti-Coull: two right and two wrong answers added, so that 16 of 16 right does not
+  read as certain).
 - **Hallucination.** The closed-book questions decoded freely by the path reasoner (no
   constraint to the graph): hallucinated hops per question, and the share whose most
   probable path ends at a right answer (``free_path_correct``: closed-book in the adapter's
@@ -252,7 +254,11 @@ def knowledge_metrics(
     metrics["disambiguation"] = accuracy
     metrics["disambiguation_chance"] = chance
     n = len(probes.disambiguation)
-    metrics["disambiguation_se"] = math.sqrt(accuracy * (1 - accuracy) / n) if accuracy is not None else None
+    if accuracy is not None:
+        adjusted = (accuracy * n + 2) / (n + 4)
+        metrics["disambiguation_se"] = math.sqrt(adjusted * (1 - adjusted) / (n + 4))
+    else:
+        metrics["disambiguation_se"] = None
     if retention_tokens:
         metrics["general_ppl"] = general_perplexity(model, tokenizer, general_text(), max_tokens=retention_tokens)
     return metrics

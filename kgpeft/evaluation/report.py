@@ -160,9 +160,11 @@ def markdown(results: Sequence[SystemResult], context: Mapping[str, Any], plots:
         )
         + (
             " Closed-book: one-hop questions about trained entities answered by the model alone (free "
-            "generation, no KG), split by whether the entity's infilling rows stated the answer. "
+            "generation, no KG), split by whether the entity's infilling rows stated the answer; asked "
+            "with the entity between the infilling markers, and asked plainly (a path-trained adapter "
+            "tends to answer a plain question with a path, whose last entity is read as its answer). "
             "Disambiguation: a name several entities share, in a context sentence; the right description "
-            "scored most likely per token (chance: 1 / candidates). Free hallucinated hops, free path right "
+            "scored most likely per token (chance: 1 / candidates; SE: Agresti-Coull). Free hallucinated hops, free path right "
             "(the most probable path ends at a right answer) and answers not entities: the closed-book "
             "questions decoded without the KG constraint. General ppl: perplexity "
             "on a held-out slice of the same general text."
