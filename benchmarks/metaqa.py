@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-per-hop", type=int, default=400, help="qa_dev.txt questions per hop for training")
     parser.add_argument("--teacher", default="gnn", help="kgpeft fit --teacher (default: kgpeft's, gnn)")
     parser.add_argument("--max-steps", type=int, default=None, help="training steps (default: kgpeft's 120)")
+    parser.add_argument("--alpha", type=float, default=None, help="kgpeft fit --alpha (default: kgpeft's, 0.5)")
     parser.add_argument("--base-model", default=None, help="kgpeft fit --base-model (default: kgpeft's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", action="store_true", help="print completion-token percentiles of the training rows")
@@ -252,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         write_text(work / "fit.yaml", "data:\n  test_ratio: 0.0\n  validation_ratio: 0.03\n")
         fit += ["--config", str(work / "fit.yaml"), "--skip-bad-lines", "--teacher", args.teacher, *model_args]
         fit += ["--max-steps", str(max_steps)] if max_steps else []
+        fit += ["--alpha", str(args.alpha)] if args.alpha is not None else []
         timings["fit"] = kgpeft(*fit, log=work / "fit.log")
     report = work / "report"
     evaluate = ["eval", "--adapter", str(adapter), "--kg", str(kb), "--questions", str(work / "test.jsonl")]
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate += ["--knowledge-probes", "0"]
     timings["eval"] = kgpeft(*evaluate, "--report-dir", str(report), log=work / "eval.log")
     result = scores(report / "questions.jsonl", sampled)
-    result.update(timings=timings, teacher=args.teacher, steps=max_steps, train_questions=len(train))
+    result.update(timings=timings, teacher=args.teacher, steps=max_steps, alpha=args.alpha, train_questions=len(train))
     write_text(work / "metaqa.json", json.dumps(result, indent=2))
 
     ours = {key: value for key, value in result["sets"].items()}
@@ -269,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     for system, cells in published_table(args.data / "README.md"):
         print(f"{system:<48} " + " ".join(f"{c:>12}" for c in cells))
     cells = [f"{100 * ours[f'test-{h}']['hits@1']:.1f} (n={ours[f'test-{h}']['n']})" for h in HOPS]
-    ours_name = f"kgpeft ({args.teacher} teacher, {max_steps} steps), this KB"
+    alpha = "" if args.alpha is None else f", alpha {args.alpha:g}"
+    ours_name = f"kgpeft ({args.teacher} teacher{alpha}, {max_steps} steps), this KB"
     print(f"{ours_name:<48} " + " ".join(f"{c:>12}" for c in cells))
     ntm = ours["ntm-1"]
     print(f"1-hop ntm paraphrases: {100 * ntm['hits@1']:.1f} (n={ntm['n']})")
