@@ -75,12 +75,14 @@ class DataConfig:
     test_ratio: float = field(
         default=0.1, metadata={"help": "Share of questions in the test split (topic entities unseen in training)."}
     )
-    # One infilling example per ten path questions adds entity knowledge without crowding out paths.
+    # One infilling row per ten path questions keeps the default budget for paths; memorising a graph's
+    # facts took about nine passes over the infilling rows (benchmarks/infill.py: 1 row per question, 360 steps).
     infill_ratio: float = field(
         default=0.1,
         metadata={
-            "help": "Knowledge-infilling examples (entity descriptions) added to train, per training question, >= 0 "
-            "(0 turns them off)."
+            "help": "Knowledge-infilling rows (entity descriptions, masked facts, fact questions) added to train, "
+            "per training question, >= 0 (0 turns them off). To put facts into the model, raise it with the "
+            "budget: rows are memorised after about nine passes."
         },
     )
     question_file: str | None = field(
