@@ -104,15 +104,26 @@ def ground_path(
 
 
 def path_answers(kg: KnowledgeGraph, topic: EntityId, path: RelationPath) -> np.ndarray:
-    """The answers a relation path gives from ``topic``: its endpoint set, less the topic itself.
+    """The answers a relation path gives from ``topic``: its endpoint set, not passing back through the topic.
 
     A question about an entity asks for other entities: a path that comes back to its topic
-    ("who starred with X": X starred in those films too) does not answer with it. The topic
-    stays when it is the only endpoint, which is all that path says.
+    ("who starred with X": X starred in those films too) does not answer with it, and a path
+    that goes on from it ("the directors of films that share actors with film X") answers with
+    what the other entities lead to, not with what X leads to again (X's own director). The
+    topic is left out of every frontier after the start; when that leaves nothing, the plain
+    endpoint set less the topic, or the topic when it is the only endpoint, is all the path says.
 
     >>> path_answers(kg, tom_hanks, (starred_in_inverse, starred_in))  # doctest: +SKIP
     array([...])  # the co-stars, Tom Hanks left out
     """
+    frontier = np.array([topic], dtype=np.int64)
+    for step in path:
+        frontier = kg.follow(frontier, step)
+        frontier = frontier[frontier != topic]
+        if not len(frontier):
+            break
+    if len(frontier):
+        return frontier
     ends = kg.execute(topic, path)
     return ends if len(ends) == 1 else ends[ends != topic]
 

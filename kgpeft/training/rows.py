@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Bump when the soft targets computed for the same inputs change, to retire old caches.
-SOFT_TARGETS_VERSION = 4  # 3: entries carry a manifest of checksums; 4: teacher endpoints leave the topic out
+SOFT_TARGETS_VERSION = 5  # 3: entries carry a manifest of checksums; 4: teacher endpoints leave the topic out;
+# 5: and do not pass back through it
 TOKEN_COLUMNS = ("input_ids", "completion_mask")
 QUESTION_COLUMNS = ("id", "question", "topic", "answers", "gold_paths", "kind")
 

@@ -148,3 +148,17 @@ def test_template_refusing_system_turns_gets_it_merged_into_the_user_turn():
     )
     text = tokenizer.decode(prompt_ids(tokenizer, render_prompt("Q?")))
     assert text.startswith("<|im_start|>user\n" + PATH_SYSTEM_PROMPT) and "Q?" in text
+
+
+def test_path_answers_do_not_pass_back_through_the_topic(world):
+    from kgpeft.data.render import path_answers
+
+    def labels(*steps) -> set[str]:
+        return {world.entity_label(e) for e in path_answers(world, world.entity_by_label("Germany"), steps).tolist()}
+
+    located, capital = world.relation_by_label("located in"), world.relation_by_label("capital")
+    # The capitals of the countries in Germany's region: the other countries', not Berlin again
+    assert labels(located, world.inverse_step(located), capital) == {"Paris", "Brussels"}
+    # A path that only comes back to the topic still says so
+    assert labels(capital, world.inverse_step(capital)) == {"Germany"}
+    assert labels(capital) == {"Berlin"}
