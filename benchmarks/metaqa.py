@@ -262,7 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate += ["--knowledge-probes", "0"]
     timings["eval"] = kgpeft(*evaluate, "--report-dir", str(report), log=work / "eval.log")
     result = scores(report / "questions.jsonl", sampled)
-    result.update(timings=timings, teacher=args.teacher, steps=max_steps, alpha=args.alpha, train_questions=len(train))
+    # What the evaluated adapter was trained with, from its own record (so --skip-fit names it right)
+    from kgpeft.adapters import read_adapter
+
+    trained = read_adapter(adapter).record.config
+    teacher, max_steps, alpha = trained["teacher"]["name"], trained["train"]["max_steps"], trained["train"]["alpha"]
+    result.update(timings=timings, teacher=teacher, steps=max_steps, alpha=alpha, train_questions=len(train))
     write_text(work / "metaqa.json", json.dumps(result, indent=2))
 
     ours = {key: value for key, value in result["sets"].items()}
@@ -271,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     for system, cells in published_table(args.data / "README.md"):
         print(f"{system:<48} " + " ".join(f"{c:>12}" for c in cells))
     cells = [f"{100 * ours[f'test-{h}']['hits@1']:.1f} (n={ours[f'test-{h}']['n']})" for h in HOPS]
-    alpha = "" if args.alpha is None else f", alpha {args.alpha:g}"
-    ours_name = f"kgpeft ({args.teacher} teacher{alpha}, {max_steps} steps), this KB"
+    ours_name = f"kgpeft ({teacher} teacher, alpha {alpha:g}, {max_steps} steps), this KB"
     print(f"{ours_name:<48} " + " ".join(f"{c:>12}" for c in cells))
     ntm = ours["ntm-1"]
     print(f"1-hop ntm paraphrases: {100 * ntm['hits@1']:.1f} (n={ntm['n']})")
