@@ -32,6 +32,15 @@ def _no_phoning_home() -> None:
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None and os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1":
         constants.HF_HUB_DISABLE_TELEMETRY = True
+    # Compiled kernels from the Hub (the `kernels` package, which transformers >= 5.25 installs):
+    # transformers then loads every model with `use_kernels` on unless USE_HUB_KERNELS says no, and
+    # bitsandbytes' CPU backend, on a CPU with AVX512-BF16, downloads a 4-bit matmul when it is
+    # imported (no switch). kgpeft downloads nothing at run time: transformers' switch is set, and
+    # the package is hidden (its import fails, so bitsandbytes keeps its own kernels) unless the
+    # program imported it before kgpeft or USE_HUB_KERNELS=YES asks for Hub kernels.
+    os.environ.setdefault("USE_HUB_KERNELS", "NO")
+    if os.environ["USE_HUB_KERNELS"].upper() in ("NO", "0", "FALSE", "OFF"):
+        sys.modules.setdefault("kernels", None)  # type: ignore[arg-type]
 
 
 _no_phoning_home()

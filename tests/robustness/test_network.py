@@ -77,3 +77,17 @@ def test_fit_ask_and_eval_open_no_network_connection(tiny_checkpoint, tmp_path):
     assert not tried, f"network access attempted:\n{tried}"
     assert result.returncode == 0, result.stderr[-3000:]
     assert (adapter / "kgpeft.json").is_file() and (tmp_path / "report" / "report.json").is_file()
+
+
+def test_hub_kernels_are_off_unless_asked_for():
+    check = (
+        "import importlib.util, os, kgpeft, transformers; "
+        "print(os.environ['USE_HUB_KERNELS'], importlib.util.find_spec('kernels') is None)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "USE_HUB_KERNELS"}
+    quiet = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
+    assert quiet.stdout.split() == ["NO", "True"]  # transformers' switch off, the package hidden from bitsandbytes
+    asked = subprocess.run(
+        [sys.executable, "-c", check], env={**env, "USE_HUB_KERNELS": "YES"}, capture_output=True, text=True, check=True
+    )
+    assert asked.stdout.split()[0] == "YES"  # the user's choice stands
