@@ -242,7 +242,7 @@ def _with_gold_paths(kg: KnowledgeGraph, line: _Parsed, max_hops: int, max_paths
     A training row states every gold path, so they are the plans whose execution gives the
     answers (RoG's relation paths as plans), not every path that touches one: on a movie graph
     a 3-hop question has dozens of relation paths reaching some answer, most through the
-    wrong films. Kept: the paths with the best answer F1 (execution less the topic, see
+    wrong films. Kept: the paths with the best answer F1 (execution not through the topic, see
     :func:`path_answers`), the shortest of them, at most ``max_paths``. A topic name several
     entities share is the namesake with the best paths; an answer name, the namesakes those
     paths reach (all of them when none is reached).

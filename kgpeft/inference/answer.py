@@ -31,9 +31,9 @@ class ReasoningPath:
     """One generated path: its text, its hops checked against the graph, and where it leads.
 
     ``steps`` and ``start`` are set only when the path is well formed and every hop exists;
-    ``answers`` is then the full endpoint set of ``steps`` executed from ``start``, less
-    ``start`` itself unless it is the only endpoint (``render.path_answers``), not just the
-    entity the text happens to end at.
+    ``answers`` is then the full endpoint set of ``steps`` executed from ``start`` without
+    passing back through ``start`` (``render.path_answers``), not just the entity the text
+    happens to end at.
     """
 
     text: str

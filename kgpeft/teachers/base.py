@@ -45,7 +45,7 @@ class PathDistribution:
 
     ``log_probs`` are normalised over ``paths`` (their exponentials sum to 1), paths come
     most probable first, and ``endpoints[i]`` is ``path_answers(kg, topic, paths[i])``: the
-    path's endpoint set less the topic, as the student's answers are read. The answer
+    path's endpoint set not passing back through the topic, as the student's answers are read. The answer
     distribution spreads each path's probability evenly over its endpoints.
 
     >>> dist = PathDistribution.from_scores(kg, germany, [(located_in,), (neighbor_of,)], [2.0, 0.0])  # doctest: +SKIP
