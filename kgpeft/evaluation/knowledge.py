@@ -150,7 +150,7 @@ def _wording(
     """The question for ``entity``'s ``step``, plain and with the entity marked, in a wording not in ``used``.
 
     The first of :data:`WORDING_TRIES` seeded draws whose marked form the infilling rows did
-    not ask; the last draw when every one did (a relation with a single wording).
+    not ask; the last draw when every one did (the rows used every wording the verbaliser has).
     """
     label = kg.entity_label(entity)
     for attempt in range(WORDING_TRIES):
