@@ -33,10 +33,9 @@ import numpy as np
 import torch
 
 from kgpeft.data.infill import build_infill_questions, infill_completion, is_question_row
-from kgpeft.data.render import end_of_turn_id, prompt_ids, render_prompt, tokenize_example
+from kgpeft.data.render import render_prompt, tokenize_example
 from kgpeft.data.verbalise import Verbaliser
 from kgpeft.evaluation.knowledge import answer_matches, build_knowledge_probes, closed_book_answers
-from kgpeft.inference.decode import beam_search
 from kgpeft.kg import load_graph
 from kgpeft.modeling import DEFAULT_BASE_MODEL, ModelConfig, load_base_model, lora_config
 
@@ -113,14 +112,8 @@ def measure(model, tokenizer, kg, rows, probes, variant: str, epoch: int) -> Non
     model.eval()
     with torch.inference_mode():
         masked = [q for q in rows if q.answers and not is_question_row(q)]
-        prompts = [prompt_ids(tokenizer, render_prompt(q.question, "infill")) for q in masked]
-        texts = []
-        for start in range(0, len(prompts), 16):
-            found = beam_search(
-                model, tokenizer, prompts[start : start + 16], num_beams=1, max_new_tokens=16,
-                end_id=end_of_turn_id(tokenizer),
-            )  # fmt: skip
-            texts += [f[0].text if f else "" for f in found]
+        # A masked row's sentence is read as infilling asks it: the same greedy answer as a marked closed-book item
+        texts = closed_book_answers(model, tokenizer, [q.question for q in masked], marked=True)
         recalled = np.mean([answer_matches(kg, t, q.answers) for t, q in zip(texts, masked, strict=True)])
         scores = {}
         for shown in (True, False):
