@@ -16,6 +16,7 @@ _FLAGS = {
         "alpha",
         "temperature",
         "soft_top_k",
+        "neighbour_weight",
         "max_steps",
         "num_train_epochs",
         "learning_rate",

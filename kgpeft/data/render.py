@@ -288,7 +288,46 @@ def tokenize_example(
     return {
         "input_ids": prompt_ids + completion_tokens,
         "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_tokens),
+        "neighbour_mask": [0] * len(prompt_ids) + (neighbour_token_mask(tokenizer, completion) if completion else []),
     }
+
+
+def neighbour_spans(completion: str) -> list[tuple[int, int]]:
+    """Character spans of the entities the hops of a completion's paths reach (each path's start left out).
+
+    Those names only say which neighbour a hop reached: the path's answers come from its
+    relation sequence, so they are not a choice constrained decoding scores.
+
+    >>> text = "<path> Germany -> located in -> Western Europe </path>"
+    >>> [text[a:b] for a, b in neighbour_spans(text)]
+    ['Western Europe']
+    """
+    spans = []
+    for match in _PATH_RE.finditer(completion):
+        body, offset = match.group(1), match.start(1)
+        # Pieces between arrows: start entity, then relation and entity in turn, an arrow on each side of a relation
+        bounds = [0, *(i for arrow in _ARROW_RE.finditer(body) for i in arrow.span()), len(body)]
+        pieces = list(zip(bounds[::2], bounds[1::2], strict=True))
+        for start, end in pieces[2::2]:
+            text = body[start:end]
+            lead = len(text) - len(text.lstrip())
+            spans.append((offset + start + lead, offset + start + len(text.rstrip())))
+    return spans
+
+
+def neighbour_token_mask(tokenizer: PreTrainedTokenizerBase, completion: str) -> list[int]:
+    """1 on each completion token (see :func:`completion_token_ids`) inside a name :func:`neighbour_spans` finds.
+
+    A token counts when its characters lie within the name (its leading space aside). A
+    tokenizer without offsets (a slow one) marks nothing: every token then trains at full weight.
+    """
+    ids = completion_token_ids(tokenizer, [completion])[0]
+    if not getattr(tokenizer, "is_fast", False):
+        return [0] * len(ids)
+    offsets = tokenizer(completion, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    spans = neighbour_spans(completion)
+    mask = [int(any(a - 1 <= start and end <= b and end > a for a, b in spans)) for start, end in offsets]
+    return mask + [0] * (len(ids) - len(mask))  # the end of turn
 
 
 def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:

@@ -15,7 +15,7 @@ from kgpeft.training.loss import IGNORE_INDEX
 
 @dataclass
 class DataCollatorForDistillation(DataCollatorMixin):
-    """Collate rows of ``input_ids``, ``completion_mask``, ``teacher_ids`` and ``teacher_probs`` (docs/CONTRACTS.md).
+    """Collate rows of ``input_ids``, ``completion_mask``, ``teacher_ids``, ``teacher_probs`` (docs/CONTRACTS.md).
 
     Returns, right-padded to the longest row (``T``):
 
@@ -23,7 +23,9 @@ class DataCollatorForDistillation(DataCollatorMixin):
     - ``labels`` ``(B, T)``: the token on completion tokens, ``-100`` on prompt and padding;
     - ``teacher_ids`` ``(B, T, K)`` long and ``teacher_probs`` ``(B, T, K)`` float: the j-th
       teacher row of a sequence on the position of its j-th completion token, zeros elsewhere,
-      so that row ``t`` is the teacher's distribution for ``labels[t]``.
+      so that row ``t`` is the teacher's distribution for ``labels[t]``;
+    - ``neighbour_mask`` ``(B, T)`` bool: the completion tokens that only name the entity a hop
+      reaches (the row's ``neighbour_mask`` column; all False for a row without one).
 
     Rows longer than ``max_length`` keep their start, with the teacher rows of the completion
     tokens that remain. Other columns are ignored.
@@ -50,6 +52,7 @@ class DataCollatorForDistillation(DataCollatorMixin):
             "labels": IGNORE_INDEX,
             "teacher_ids": 0,
             "teacher_probs": 0.0,
+            "neighbour_mask": False,
         }
         return {
             key: pad(
@@ -78,10 +81,13 @@ class DataCollatorForDistillation(DataCollatorMixin):
         teacher_probs = torch.zeros(len(input_ids), top_k, dtype=torch.float32)  # (L, K)
         teacher_ids[completion] = row_ids.view(kept_rows, top_k)
         teacher_probs[completion] = row_probs.view(kept_rows, top_k)
+        # Optional: rows made without it (older callers, synthetic benchmark rows) weigh every token the same
+        neighbour = torch.tensor(example.get("neighbour_mask") or [0] * len(example["input_ids"]), dtype=torch.bool)
         return {
             "input_ids": input_ids,
             "attention_mask": torch.ones_like(input_ids),
             "labels": input_ids.masked_fill(~completion, IGNORE_INDEX),
             "teacher_ids": teacher_ids,
             "teacher_probs": teacher_probs,
+            "neighbour_mask": neighbour[: self.max_length] & completion,
         }

@@ -52,6 +52,15 @@ class KGDistillConfig(SFTConfig):
             "which is scaled by temperature**2 to keep its gradient size independent of the temperature."
         },
     )
+    neighbour_weight: float = field(
+        default=0.1,
+        metadata={
+            "help": "Loss weight in [0, 1] of the tokens that only name the entity a hop reaches. Answers come from "
+            "a path's relation sequence and constrained decoding does not score that choice, while the name a row "
+            "shows (one of many films, say) cannot be told from the question: at full weight those tokens were most "
+            "of the loss and its gradient. 1 weighs every token the same."
+        },
+    )
     soft_top_k: int = field(
         default=16,
         metadata={"help": "Number of teacher tokens kept per completion position in the sparse soft targets."},
@@ -155,6 +164,8 @@ class KGDistillConfig(SFTConfig):
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         if not self.temperature > 0.0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0.0 <= self.neighbour_weight <= 1.0:
+            raise ValueError(f"neighbour_weight must be in [0, 1], got {self.neighbour_weight}")
         if self.soft_top_k < 1:
             raise ValueError(f"soft_top_k must be >= 1, got {self.soft_top_k}")
         if self.remove_unused_columns:

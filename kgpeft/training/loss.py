@@ -54,6 +54,7 @@ def distillation_loss(
     alpha: float,
     temperature: float,
     num_items_in_batch: int | torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
 ) -> DistillLoss:
     """Hard, soft and total distillation loss of a batch.
 
@@ -74,6 +75,9 @@ def distillation_loss(
         num_items_in_batch: divisor of both sums; the number of completion tokens in the whole
             accumulated batch, so that summing micro-batch losses is exact under gradient
             accumulation. Defaults to the completion tokens of this batch.
+        weights: ``(B, T)`` float, each token's weight in every term (aligned with ``labels``);
+            default 1. The divisor stays the token count: a token at weight 0 adds nothing and
+            leaves the others' share as it was.
 
     Returns:
         ``DistillLoss(total, hard, soft)``, each summed over completion tokens and divided by
@@ -88,10 +92,10 @@ def distillation_loss(
         >>> loss.total.shape
         torch.Size([])
     """
-    mask, targets, t_ids, t_probs = _completion_targets(labels, teacher_ids, teacher_probs)
+    mask, targets, t_ids, t_probs, w = _completion_targets(labels, teacher_ids, teacher_probs, weights)
     # Index before anything else, so no (B, T, V) tensor is created here: only (N, V) ones
     logits = student_logits[mask] if student_logits.dim() == 3 else student_logits  # (N, V)
-    return _mean_loss(*_token_loss_sums(logits, targets, t_ids, t_probs, temperature),
+    return _mean_loss(*_token_loss_sums(logits, targets, t_ids, t_probs, w, temperature),
                       targets.numel(), num_items_in_batch, alpha)  # fmt: skip
 
 
@@ -105,6 +109,7 @@ def chunked_distillation_loss(
     temperature: float,
     num_items_in_batch: int | torch.Tensor | None = None,
     chunk_size: int = 1024,
+    weights: torch.Tensor | None = None,
 ) -> DistillLoss:
     """:func:`distillation_loss` from hidden states, the logits made ``chunk_size`` positions at a time.
 
@@ -121,8 +126,8 @@ def chunked_distillation_loss(
             row-major (what a causal LM returns as logits for ``logits_to_keep=prediction_mask(labels)``
             when its LM head is skipped).
         lm_head: the model's output projection (``model.get_output_embeddings()``), ``H -> V``.
-        labels, teacher_ids, teacher_probs, alpha, temperature, num_items_in_batch: as for
-            :func:`distillation_loss`.
+        labels, teacher_ids, teacher_probs, alpha, temperature, num_items_in_batch, weights: as
+            for :func:`distillation_loss`.
         chunk_size: positions projected at once (>= 1).
 
     Example:
@@ -139,49 +144,58 @@ def chunked_distillation_loss(
 
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    _, targets, t_ids, t_probs = _completion_targets(labels, teacher_ids, teacher_probs)
+    _, targets, t_ids, t_probs, w = _completion_targets(labels, teacher_ids, teacher_probs, weights)
     if len(targets) <= chunk_size:  # one chunk: nothing to save by recomputing it in the backward pass
-        return _mean_loss(*_token_loss_sums(lm_head(hidden), targets, t_ids, t_probs, temperature),
+        return _mean_loss(*_token_loss_sums(lm_head(hidden), targets, t_ids, t_probs, w, temperature),
                           targets.numel(), num_items_in_batch, alpha)  # fmt: skip
 
-    def chunk_sums(h: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-        return torch.stack(_token_loss_sums(lm_head(h), y, ids, probs, temperature))  # (3,)
+    def chunk_sums(
+        h: torch.Tensor, y: torch.Tensor, ids: torch.Tensor, probs: torch.Tensor, wt: torch.Tensor
+    ) -> torch.Tensor:
+        return torch.stack(_token_loss_sums(lm_head(h), y, ids, probs, wt, temperature))  # (3,)
 
     # Tied to `hidden` even with no completion token, so that backward() finds a graph as it does unchunked
     sums = hidden.new_zeros(3, dtype=torch.float32) + hidden.sum().float() * 0
     for i in range(0, len(targets), chunk_size):
         part = slice(i, i + chunk_size)
         sums = sums + checkpoint(
-            chunk_sums, hidden[part], targets[part], t_ids[part], t_probs[part], use_reentrant=False
+            chunk_sums, hidden[part], targets[part], t_ids[part], t_probs[part], w[part], use_reentrant=False
         )
     return _mean_loss(sums[0], sums[1], sums[2], targets.numel(), num_items_in_batch, alpha)
 
 
 def _completion_targets(
-    labels: torch.Tensor, teacher_ids: torch.Tensor, teacher_probs: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The prediction mask ``(B, T)`` and, per predicting position, its gold token ``(N,)`` and teacher row ``(N, K)``."""
+    labels: torch.Tensor, teacher_ids: torch.Tensor, teacher_probs: torch.Tensor, weights: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The prediction mask ``(B, T)`` and, per predicting position, its gold token ``(N,)``, teacher row ``(N, K)``
+    and weight ``(N,)``."""
     mask = prediction_mask(labels)  # (B, T)
-    # Teacher rows and labels sit on the predicted token; move them onto the predicting position
+    # Teacher rows, labels and weights sit on the predicted token; move them onto the predicting position
     targets = labels[:, 1:][mask[:, :-1]]  # (N,)
     t_ids = teacher_ids[:, 1:][mask[:, :-1]]  # (N, K)
     t_probs = teacher_probs[:, 1:][mask[:, :-1]].float()  # (N, K)
-    return mask, targets, t_ids, t_probs
+    w = weights[:, 1:][mask[:, :-1]].float() if weights is not None else torch.ones_like(targets, dtype=torch.float32)
+    return mask, targets, t_ids, t_probs, w
 
 
 def _token_loss_sums(
-    logits: torch.Tensor, targets: torch.Tensor, t_ids: torch.Tensor, t_probs: torch.Tensor, temperature: float
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    t_ids: torch.Tensor,
+    t_probs: torch.Tensor,
+    weights: torch.Tensor,
+    temperature: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Summed cross-entropy, summed ``T^2 * KL`` and the cross-entropy summed over tokens without teacher information.
+    """Weighted sums: cross-entropy, ``T^2 * KL`` and the cross-entropy of the tokens without teacher information.
 
-    Of ``(N, V)`` logits against gold ``(N,)`` and teacher ``(N, K)``.
+    Of ``(N, V)`` logits against gold ``(N,)`` and teacher ``(N, K)``, tokens weighted by ``(N,)``.
     """
     logits = logits.float()  # the softmax statistics in fp32, also under bf16 autocast
 
     # Hard: -log softmax(z)[gold] = logsumexp(z) - z[gold]; gathering before normalising avoids
     # keeping a (N, V) log-softmax for the backward pass
     log_z = torch.logsumexp(logits, dim=-1)  # (N,)
-    hard = log_z - logits.gather(-1, targets[:, None]).squeeze(-1)  # (N,)
+    hard = (log_z - logits.gather(-1, targets[:, None]).squeeze(-1)) * weights  # (N,)
 
     # Soft: student log-probabilities at temperature T, read only on the teacher's support
     tempered = logits / temperature if temperature != 1.0 else logits  # (N, V)
@@ -198,7 +212,7 @@ def _token_loss_sums(
     # KL(p_T || q_T) = sum_k p_T(k) * (log p_T(k) - log q_T(k)); 0 * log 0 = 0 off the support
     kl = (teacher_p * (torch.where(on_support, teacher_lp, 0.0) - student_lp)).sum(-1)  # (N,)
     # T^2 keeps the soft gradients' size independent of T (Hinton et al., 2015)
-    soft_sum = torch.where(has_teacher, kl, 0.0).sum() * temperature**2
+    soft_sum = torch.where(has_teacher, kl * weights, 0.0).sum() * temperature**2
     return hard.sum(), soft_sum, torch.where(has_teacher, 0.0, hard).sum()
 
 

@@ -185,7 +185,7 @@ def training_rows(
     Unanswered path questions are labelled by the teacher first (:func:`label_questions`);
     questions that still have no gold path (no topic, or the teacher found nothing) are
     left out. Each row keeps the question columns beside ``input_ids``, ``completion_mask``,
-    ``teacher_ids`` and ``teacher_probs``.
+    ``neighbour_mask``, ``teacher_ids`` and ``teacher_probs``.
 
     >>> rows = training_rows(kg, questions.split("train"), teacher, tokenizer, top_k=16)  # doctest: +SKIP
     >>> rows.column_names  # doctest: +SKIP
@@ -204,7 +204,10 @@ def training_rows(
         messages, completion = render_example(kg, question)
         rows.append({**question_row(question), **tokenize_example(tokenizer, messages, completion)})
     features = Features(
-        {**question_features(), "input_ids": List(Value("int64")), "completion_mask": List(Value("int64"))}
+        {
+            **question_features(),
+            **{column: List(Value("int64")) for column in ("input_ids", "completion_mask", "neighbour_mask")},
+        }
     )
     dataset = Dataset.from_list(rows, features=features)
     return add_soft_targets(dataset, teacher, tokenizer, top_k=top_k, cache=cache)

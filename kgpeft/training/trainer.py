@@ -150,6 +150,9 @@ class KGDistillTrainer(SFTTrainer):
             )
         teacher = (labels, inputs["teacher_ids"], inputs["teacher_probs"])
         settings = {"alpha": self.args.alpha, "temperature": self.args.temperature}
+        neighbour = inputs.get("neighbour_mask")
+        if neighbour is not None and self.args.neighbour_weight != 1.0:
+            settings["weights"] = torch.where(neighbour, self.args.neighbour_weight, 1.0)  # (B, T)
         if chunked:
             loss = chunked_distillation_loss(
                 outputs.logits, head, *teacher, **settings, num_items_in_batch=num_items_in_batch,
