@@ -32,6 +32,7 @@ import json
 import os
 import random
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -210,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None, help="training steps (default: kgpeft's 120)")
     parser.add_argument("--alpha", type=float, default=None, help="kgpeft fit --alpha (default: kgpeft's, 0.5)")
     parser.add_argument("--base-model", default=None, help="kgpeft fit --base-model (default: kgpeft's)")
+    parser.add_argument(
+        "--fit-args",
+        default="",
+        help="more kgpeft fit flags, one string (e.g. '--neighbour-weight 1 --no-length-buckets')",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", action="store_true", help="print completion-token percentiles of the training rows")
     parser.add_argument("--skip-fit", action="store_true", help="evaluate the adapter already in --work")
@@ -254,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         fit += ["--config", str(work / "fit.yaml"), "--skip-bad-lines", "--teacher", args.teacher, *model_args]
         fit += ["--max-steps", str(max_steps)] if max_steps else []
         fit += ["--alpha", str(args.alpha)] if args.alpha is not None else []
+        fit += shlex.split(args.fit_args)
         timings["fit"] = kgpeft(*fit, log=work / "fit.log")
     report = work / "report"
     evaluate = ["eval", "--adapter", str(adapter), "--kg", str(kb), "--questions", str(work / "test.jsonl")]

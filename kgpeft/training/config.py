@@ -321,6 +321,7 @@ _TRAIN_RECORDED = frozenset(
         "alpha",
         "temperature",
         "soft_top_k",
+        "neighbour_weight",
         "length_buckets",
         "max_steps",
         "num_train_epochs",

@@ -10,6 +10,8 @@ from kgpeft.data.render import (
     end_of_turn_id,
     format_completion,
     ground_path,
+    neighbour_spans,
+    neighbour_token_mask,
     parse_completion,
     path_to_text,
     prompt_ids,
@@ -115,7 +117,8 @@ def masked_text(tokenizer, out) -> str:
 def test_masked_ids_decode_to_completion_and_end_token(request, kind, completion):
     tokenizer = request.getfixturevalue(kind)
     out = tokenize_example(tokenizer, render_prompt("Germany is located in what?"), completion)
-    assert len(out["input_ids"]) == len(out["completion_mask"])
+    assert len(out["input_ids"]) == len(out["completion_mask"]) == len(out["neighbour_mask"])
+    assert all(c for c, m in zip(out["completion_mask"], out["neighbour_mask"], strict=True) if m)
     end = tokenizer.decode([end_of_turn_id(tokenizer)])
     assert masked_text(tokenizer, out) == completion + end
     # The mask is one block at the end: prompt first, then completion.
@@ -162,3 +165,43 @@ def test_path_answers_do_not_pass_back_through_the_topic(world):
     # A path that only comes back to the topic still says so
     assert labels(capital, world.inverse_step(capital)) == {"Germany"}
     assert labels(capital) == {"Berlin"}
+
+
+def test_neighbour_spans_are_the_names_hops_reach_in_every_path():
+    text = (
+        "<path> The Debt -> starred actors -> Helen Mirren <- starred actors <- Woman in Gold </path>\n"
+        "<path> The Debt -> directed by -> John Madden </path>"
+    )
+    assert [text[a:b] for a, b in neighbour_spans(text)] == ["Helen Mirren", "Woman in Gold", "John Madden"]
+    assert neighbour_spans("no path here") == []
+    assert neighbour_spans("<path> A -> r </path>") == []  # not a path: the arrows do not pair up
+
+
+@pytest.mark.parametrize("kind", ["chat_tokenizer", "plain_tokenizer"])
+def test_neighbour_mask_marks_the_tokens_of_reached_names_only(request, kind):
+    tokenizer = request.getfixturevalue(kind)
+    completion = "<path> Germany -> located in -> Western Europe <- part of <- France </path>"
+    out = tokenize_example(tokenizer, render_prompt("Where is Germany?"), completion)
+    assert len(out["neighbour_mask"]) == len(out["input_ids"])
+    marked = [i for i, m in zip(out["input_ids"], out["neighbour_mask"], strict=True) if m]
+    assert tokenizer.decode(marked).split() == ["Western", "Europe", "France"]
+    # Only completion tokens, never the topic, relations, arrows, the end marker or the end of turn
+    assert all(c for c, m in zip(out["completion_mask"], out["neighbour_mask"], strict=True) if m)
+    infill = tokenize_example(tokenizer, render_prompt("x"), "an infilling answer")
+    assert neighbour_token_mask(tokenizer, "an infilling answer") == [0] * sum(infill["completion_mask"])
+    assert not any(infill["neighbour_mask"])
+
+
+_LABEL = (
+    st.text(alphabet="abcXYZ é-<>.", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(lambda s: s and "->" not in s and "<-" not in s and "<path>" not in s and "</path>" not in s)
+)
+
+
+@settings(deadline=None, max_examples=100)
+@given(labels=st.lists(_LABEL, min_size=3, max_size=9).filter(lambda xs: len(xs) % 2 == 1))
+def test_neighbour_spans_read_back_the_entities_format_completion_wrote(labels):
+    text = format_completion([labels])
+    assert parse_completion(text) == [labels]  # the round trip the spans rely on
+    assert [text[a:b] for a, b in neighbour_spans(text)] == labels[2::2]

@@ -53,3 +53,17 @@ def test_a_row_whose_teacher_rows_do_not_match_its_completion_is_rejected(rows):
     example["teacher_ids"] = example["teacher_ids"][:-1]
     with pytest.raises(DataError, match="teacher rows"):
         DataCollatorForDistillation(pad_token_id=0)([example])
+
+
+def test_neighbour_mask_is_padded_and_kept_to_completion_tokens(rows):
+    example = dict(rows[0])
+    completion = example["completion_mask"]
+    first = completion.index(1)
+    example["neighbour_mask"] = [1] * len(completion)  # the prompt part is dropped: not a completion token
+    other = dict(rows[1], neighbour_mask=[0] * len(rows[1]["input_ids"]))
+    batch = DataCollatorForDistillation(pad_token_id=0)([example, other])
+    assert batch["neighbour_mask"].dtype == torch.bool and batch["neighbour_mask"].shape == batch["labels"].shape
+    assert batch["neighbour_mask"][0].tolist()[: len(completion)] == [bool(c) for c in completion]
+    assert not batch["neighbour_mask"][0, :first].any() and not batch["neighbour_mask"][1].any()
+    # A row without the column weighs every token the same
+    assert not DataCollatorForDistillation(pad_token_id=0)([rows[0]])["neighbour_mask"].any()

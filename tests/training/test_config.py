@@ -26,6 +26,8 @@ def test_defaults_fit_kgpeft(tmp_path):
         ("alpha", 1.5),
         ("temperature", 0.0),
         ("soft_top_k", 0),
+        ("neighbour_weight", -0.1),
+        ("neighbour_weight", 1.5),
         ("remove_unused_columns", True),
         ("dataset_kwargs", {"skip_prepare_dataset": False}),
         ("completion_only_loss", False),

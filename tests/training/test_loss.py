@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kgpeft.training.loss import distillation_loss, prediction_mask
+from kgpeft.training.loss import chunked_distillation_loss, distillation_loss, prediction_mask
 
 B, T, V, K = 3, 9, 13, 4
 
@@ -162,6 +162,38 @@ def test_gradient_accumulation_with_num_items_in_batch_is_exact(batch):
     torch.testing.assert_close(sum(m.soft for m in micro), full.soft)
     (accumulated_grad,) = torch.autograd.grad(sum(m.total for m in micro), batch["logits"])
     torch.testing.assert_close(accumulated_grad, full_grad)
+
+
+def test_token_weights_scale_each_token_in_every_term(batch):
+    plain = distillation_loss(**_args(batch), alpha=0.3, temperature=2.0)
+    ones = distillation_loss(**_args(batch), alpha=0.3, temperature=2.0, weights=torch.ones(B, T))
+    torch.testing.assert_close(ones, plain)
+    # Weight 0 on one token: the loss of every other token, over the same number of tokens
+    weights = torch.ones(B, T)
+    weights[1, 6] = 0.0
+    labels = batch["labels"].clone()
+    labels[1, 6] = -100
+    without = distillation_loss(**_args(batch, labels=labels), alpha=0.3, temperature=2.0)
+    num_tokens = (batch["labels"] != -100).sum()
+    loss = distillation_loss(**_args(batch), alpha=0.3, temperature=2.0, weights=weights)
+    for got, expected in zip(loss, without, strict=True):
+        torch.testing.assert_close(got, expected * (num_tokens - 1) / num_tokens)
+    # Half weight on every token halves every term
+    half = distillation_loss(**_args(batch), alpha=0.3, temperature=2.0, weights=torch.full((B, T), 0.5))
+    for got, expected in zip(half, plain, strict=True):
+        torch.testing.assert_close(got, expected / 2)
+
+
+def test_chunked_loss_takes_the_same_weights():
+    torch.manual_seed(0)
+    head = torch.nn.Linear(8, V, bias=False)
+    labels = torch.tensor([[-100, -100, 3, 4, 5, 6]])
+    ids, probs = torch.randint(0, V, (1, 6, K)), torch.softmax(torch.randn(1, 6, K), -1)
+    hidden = torch.randn(4, 8)
+    weights = torch.tensor([[1.0, 1.0, 0.1, 1.0, 0.1, 1.0]])
+    chunked = chunked_distillation_loss(hidden, head, labels, ids, probs, 0.5, 2.0, chunk_size=3, weights=weights)
+    full = distillation_loss(head(hidden), labels, ids, probs, 0.5, 2.0, weights=weights)
+    torch.testing.assert_close(chunked, full)
 
 
 def _args(batch: dict[str, torch.Tensor], **overrides: torch.Tensor) -> dict[str, torch.Tensor]:

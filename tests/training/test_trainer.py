@@ -226,3 +226,22 @@ def test_the_loss_made_in_chunks_through_the_lm_head_has_the_unchunked_value_and
     torch.testing.assert_close(chunked_loss, full_loss, rtol=1e-5, atol=1e-6)
     for name, grad in full_grads.items():
         torch.testing.assert_close(chunked_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_neighbour_tokens_count_at_neighbour_weight(tmp_path, tokenizer, make_tiny_llama, rows):
+    def loss(weight: float, marked: bool) -> torch.Tensor:
+        args = KGDistillConfig(output_dir=str(tmp_path), use_cpu=True, alpha=0.5, neighbour_weight=weight)
+        trainer = KGDistillTrainer(
+            make_tiny_llama(), args=args, train_dataset=rows, processing_class=tokenizer,
+            peft_config=LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"),
+        )  # fmt: skip
+        examples = [
+            dict(rows[i], neighbour_mask=list(rows[i]["completion_mask"]) if marked else None) for i in range(4)
+        ]
+        with torch.no_grad():
+            return trainer.compute_loss(trainer.model, trainer.data_collator(examples))
+
+    # Every completion token marked: the whole loss scales with the weight; unmarked rows are unaffected
+    torch.testing.assert_close(loss(0.25, marked=True), 0.25 * loss(1.0, marked=True))
+    torch.testing.assert_close(loss(0.25, marked=False), loss(1.0, marked=False))
+    assert loss(0.0, marked=True) == 0
