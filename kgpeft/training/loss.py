@@ -6,6 +6,9 @@ with it) has no soft term, so its cross-entropy takes the whole weight: with ``a
 alone, infilling rows trained at half the rate of what they were mixed in for (on
 kg/isles.ttl, 2026-12-03: 2% of their own masked facts recalled after three passes).
 
+Tokens may be weighted (``weights``): the trainer gives the tokens that only name the entity
+a hop reaches ``KGDistillConfig.neighbour_weight`` in both terms (see there for why).
+
 Shapes: ``B`` batch, ``T`` sequence length, ``V`` vocabulary, ``K`` teacher tokens per position,
 ``N`` completion tokens in the batch.
 """
