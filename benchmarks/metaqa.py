@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fit-args",
         default="",
-        help="more kgpeft fit flags, one string (e.g. '--neighbour-weight 1 --no-length-buckets')",
+        help="more kgpeft fit flags in one string, given with '=' (--fit-args='--neighbour-weight 1 --no-length-buckets')",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", action="store_true", help="print completion-token percentiles of the training rows")
