@@ -15,14 +15,6 @@ tokens of the whole completion (checked by :func:`check_tokenizer`).
 A decoding *state* is the set of trie positions consistent with the tokens so far
 (usually one; two when a label is a token-prefix of another label), and advancing by
 one token is one dictionary lookup per position.
-
-Paths are simple: a hop never names an entity the path has already visited, the topic
-included. Answers come from the relation sequence, and the entity a hop names is only a
-representative, so this forbids no answer set; but a path written back through its topic
-(``Dead Presidents -> directed by -> Allen Hughes <- directed by <- Dead Presidents``) reads
-as if it were starting again, and the model went on to a third hop (MetaQA, 2026-12-03: no
-"films with the same director as X" question answered right). Training rows never revisit
-(:func:`~kgpeft.data.render.ground_path`).
 """
 
 from __future__ import annotations
@@ -43,8 +35,6 @@ END = -1
 """The target of the `` </path>`` fragment (and its relation): the path is complete."""
 MIXED = -2
 """The relation of a node whose fragments take different steps (or end the path): a real choice remains."""
-FEW_TARGETS = 8
-"""Targets a trie node lists below it; a node with more can always reach one a path has not visited."""
 
 
 class TrieNode:
@@ -53,41 +43,33 @@ class TrieNode:
     ``target`` is the neighbour entity a hop fragment leads to, :data:`END` for the end
     marker, None inside a fragment. ``relation`` is the step every fragment through the node
     takes (:data:`END` for the end marker, :data:`MIXED` when they differ): where it is one
-    step, the tokens left to choose only pick which neighbour the hop reaches. ``below``
-    lists the targets of the fragments through the node, up to ``FEW_TARGETS + 1`` of them.
+    step, the tokens left to choose only pick which neighbour the hop reaches.
     """
 
-    __slots__ = ("below", "children", "relation", "target")
+    __slots__ = ("children", "relation", "target")
 
     def __init__(self) -> None:
         self.children: dict[int, TrieNode] = {}
         self.target: int | None = None
         self.relation: int | None = None
-        self.below: tuple[int, ...] = ()
 
     def insert(self, token_ids: list[int], target: int, relation: int) -> None:
         node = self
-        node._mark(relation, target)
+        node._mark(relation)
         for token in token_ids:
             node = node.children.setdefault(token, TrieNode())
-            node._mark(relation, target)
+            node._mark(relation)
         node.target = target
 
-    def _mark(self, relation: int, target: int) -> None:
+    def _mark(self, relation: int) -> None:
         self.relation = relation if self.relation in (None, relation) else MIXED
-        if len(self.below) <= FEW_TARGETS and target not in self.below:
-            self.below += (target,)
-
-    def leads_only_to(self, visited: tuple[int, ...]) -> bool:
-        """Whether every fragment through this node ends at an entity in ``visited`` (the end marker never does)."""
-        return len(self.below) <= FEW_TARGETS and all(t in visited for t in self.below)
 
 
-Cursor = tuple[TrieNode | None, int, tuple[EntityId, ...]]
-"""A position in the path: a trie node (None once the path is complete), the hops completed, the entities visited."""
+Cursor = tuple[TrieNode | None, int]
+"""A position in the path: a trie node (None once the path is complete) and the hops completed."""
 State = tuple[Cursor, ...]
 """The positions consistent with the tokens generated so far; empty when they left every valid path."""
-DONE: Cursor = (None, 0, ())
+DONE: Cursor = (None, 0)
 
 
 def hop_fragment(kg: KnowledgeGraph, entity: EntityId, step: int, neighbour: EntityId) -> str:
@@ -164,45 +146,36 @@ class PathAutomaton:
     def start(self) -> State:
         """Right after ``<path> {topic}``: at least one hop must follow."""
         root = self.tries.root(self.topic, can_step=True, can_end=False)
-        visited = (self.topic,)
-        return ((root, 0, visited),) if root.children and not root.leads_only_to(visited) else ()
+        return ((root, 0),) if root.children else ()
 
     def advance(self, state: State, token: int) -> State:
         """The state after ``token``; empty when ``token`` continues no valid path."""
         out: list[Cursor] = []
-        for node, hops, visited in state:
+        for node, hops in state:
             child = node.children.get(token) if node is not None else None
-            if child is not None and not child.leads_only_to(visited):
-                out.extend(self._enter(child, hops, visited))
+            if child is not None:
+                out.extend(self._enter(child, hops))
         return tuple(out)
 
-    def _enter(self, node: TrieNode, hops: int, visited: tuple[EntityId, ...]) -> list[Cursor]:
+    def _enter(self, node: TrieNode, hops: int) -> list[Cursor]:
         """Cursors for arriving at ``node``: inside a fragment, and/or at the start of the next one."""
-        cursors: list[Cursor] = [(node, hops, visited)] if node.children else []
+        cursors: list[Cursor] = [(node, hops)] if node.children else []
         if node.target == END:
             cursors.append(DONE)
-        elif node.target is not None and node.target not in visited:
+        elif node.target is not None:
             # A hop ended: what may follow is the next entity's edges (below max_hops) or the end marker.
             done = hops + 1
             root = self.tries.root(node.target, can_step=done < self.max_hops, can_end=True)
-            cursors.append((root, done, (*visited, node.target)))
+            cursors.append((root, done))
         return cursors
 
     @staticmethod
     def allowed(state: State) -> list[int]:
-        """Token ids that continue some valid path from ``state`` (the end of turn is handled by the caller).
-
-        A token whose fragments all end at an entity the path has visited does not continue one.
-        """
-        return list(
-            dict.fromkeys(
-                token
-                for node, _, visited in state
-                if node is not None
-                for token, child in node.children.items()
-                if not child.leads_only_to(visited)
-            )
-        )
+        """Token ids that continue some valid path from ``state`` (the end of turn is handled by the caller)."""
+        if len(state) == 1:
+            node = state[0][0]
+            return list(node.children) if node is not None else []
+        return list(dict.fromkeys(t for node, _ in state if node is not None for t in node.children))
 
     @staticmethod
     def neighbour_choice(state: State) -> bool:
@@ -212,7 +185,7 @@ class PathAutomaton:
         its relation sequence), so decoding charges that choice only its share among the allowed
         neighbours (see :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
         """
-        relations = {node.relation for node, _, _ in state if node is not None}
+        relations = {node.relation for node, _ in state if node is not None}
         return len(relations) == 1 and next(iter(relations)) not in (MIXED, END, None) and DONE not in state
 
     @staticmethod

@@ -112,23 +112,3 @@ def test_neighbour_choice_only_once_the_relation_is_fixed(tiny_tokenizer, world)
         inside = automaton.advance(inside, token)
     assert PathAutomaton.neighbour_choice(inside)
     assert len(PathAutomaton.allowed(inside)) > 1  # Germany, France, Belgium
-
-
-def test_a_path_never_names_an_entity_it_has_visited(tiny_tokenizer, world):
-    tries = PathTries(world, tiny_tokenizer)
-    automaton = PathAutomaton(tries, world.entity_by_label("Germany"), max_hops=3)
-
-    def accepted(text: str) -> bool:
-        state = automaton.start()
-        for token in tiny_tokenizer(text, add_special_tokens=False)["input_ids"]:
-            if token not in automaton.allowed(state):
-                return False
-            state = automaton.advance(state, token)
-        return automaton.is_done(state)
-
-    assert accepted(" -> located in -> Western Europe <- located in <- France </path>")
-    # Back to the topic, or to an entity named before: not offered, whatever the relation sequence
-    assert not accepted(" -> located in -> Western Europe <- located in <- Germany </path>")
-    assert not accepted(
-        " -> located in -> Western Europe <- located in <- France -> located in -> Western Europe </path>"
-    )
