@@ -15,7 +15,9 @@ from kgpeft.training.loss import IGNORE_INDEX
 
 @dataclass
 class DataCollatorForDistillation(DataCollatorMixin):
-    """Collate rows of ``input_ids``, ``completion_mask``, ``teacher_ids``, ``teacher_probs`` (docs/CONTRACTS.md).
+    """Collate rows of ``input_ids``, ``completion_mask``, ``teacher_ids``, ``teacher_probs`` and ``neighbour_mask``.
+
+    ``neighbour_mask`` is optional (docs/CONTRACTS.md).
 
     Returns, right-padded to the longest row (``T``):
 
@@ -83,6 +85,11 @@ class DataCollatorForDistillation(DataCollatorMixin):
         teacher_probs[completion] = row_probs.view(kept_rows, top_k)
         # Optional: rows made without it (older callers, synthetic benchmark rows) weigh every token the same
         neighbour = torch.tensor(example.get("neighbour_mask") or [0] * len(example["input_ids"]), dtype=torch.bool)
+        if len(neighbour) != len(example["input_ids"]):
+            raise DataError(
+                f"a training row has {len(example['input_ids'])} input_ids and {len(neighbour)} neighbour_mask "
+                "entries; it needs one per token"
+            )
         return {
             "input_ids": input_ids,
             "attention_mask": torch.ones_like(input_ids),

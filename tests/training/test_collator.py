@@ -67,3 +67,9 @@ def test_neighbour_mask_is_padded_and_kept_to_completion_tokens(rows):
     assert not batch["neighbour_mask"][0, :first].any() and not batch["neighbour_mask"][1].any()
     # A row without the column weighs every token the same
     assert not DataCollatorForDistillation(pad_token_id=0)([rows[0]])["neighbour_mask"].any()
+
+
+def test_a_neighbour_mask_of_another_length_is_rejected(rows):
+    example = dict(rows[0], neighbour_mask=[0] * (len(rows[0]["input_ids"]) - 1))
+    with pytest.raises(DataError, match="neighbour_mask"):
+        DataCollatorForDistillation(pad_token_id=0)([example])
