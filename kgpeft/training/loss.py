@@ -28,7 +28,7 @@ class DistillLoss(NamedTuple):
     total: torch.Tensor
     """``alpha * hard + (1 - alpha) * (soft + hard on the tokens without teacher)``: the value to back-propagate."""
     hard: torch.Tensor
-    """Cross-entropy of the gold tokens."""
+    """Cross-entropy of the gold tokens (each at its weight, where the batch has weights)."""
     soft: torch.Tensor
     """``T^2 * KL(teacher_T || student_T)`` over the teacher's support."""
 
