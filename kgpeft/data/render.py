@@ -321,13 +321,12 @@ def neighbour_token_mask(tokenizer: PreTrainedTokenizerBase, completion: str) ->
     A token counts when its characters lie within the name (its leading space aside). A
     tokenizer without offsets (a slow one) marks nothing: every token then trains at full weight.
     """
-    ids = completion_token_ids(tokenizer, [completion])[0]
     if not getattr(tokenizer, "is_fast", False):
-        return [0] * len(ids)
+        return [0] * len(completion_token_ids(tokenizer, [completion])[0])
     offsets = tokenizer(completion, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
     spans = neighbour_spans(completion)
     mask = [int(any(a - 1 <= start and end <= b and end > a for a, b in spans)) for start, end in offsets]
-    return mask + [0] * (len(ids) - len(mask))  # the end of turn
+    return [*mask, 0]  # the end of turn
 
 
 def completion_ids(row: Mapping[str, Sequence[int]]) -> list[int]:
