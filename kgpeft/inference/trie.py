@@ -99,14 +99,18 @@ class PathTries:
         self.tokenizer = tokenizer
         self.cache_size = cache_size
         self.end_ids = self.encode([" " + PATH_END])[0]
-        self._tries: OrderedDict[tuple[EntityId, bool, bool], TrieNode] = OrderedDict()
+        self._tries: OrderedDict[tuple[EntityId, bool, bool, EntityId | None], TrieNode] = OrderedDict()
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
 
-    def root(self, entity: EntityId, *, can_step: bool, can_end: bool) -> TrieNode:
-        """The trie of what may follow ``entity``: its edges when ``can_step``, the end marker when ``can_end``."""
-        key = (entity, can_step, can_end)
+    def root(self, entity: EntityId, *, can_step: bool, can_end: bool, avoid: EntityId | None = None) -> TrieNode:
+        """The trie of what may follow ``entity``: its edges when ``can_step``, the end marker when ``can_end``.
+
+        An edge to ``avoid`` is left out where its relation reaches another entity from here: the
+        hop then names one of those instead, its answers unchanged (see :meth:`PathAutomaton._enter`).
+        """
+        key = (entity, can_step, can_end, avoid)
         node = self._tries.get(key)
         if node is not None:
             self._tries.move_to_end(key)
@@ -115,7 +119,10 @@ class PathTries:
         if can_step:
             edges, texts = [], []
             for step in self.kg.steps_from(entity).tolist():
-                for neighbour in self.kg.neighbors(entity, step).tolist():
+                neighbours = self.kg.neighbors(entity, step).tolist()
+                if avoid is not None and len(neighbours) > 1 and avoid in neighbours:
+                    neighbours.remove(avoid)
+                for neighbour in neighbours:
                     edges.append((neighbour, step))
                     texts.append(hop_fragment(self.kg, entity, step, neighbour))
             for (target, step), ids in zip(edges, self.encode(texts), strict=True):
@@ -142,6 +149,7 @@ class PathAutomaton:
         self.tries = tries
         self.topic = topic
         self.max_hops = max_hops
+        self._near: set[EntityId] | None = None
 
     def start(self) -> State:
         """Right after ``<path> {topic}``: at least one hop must follow."""
@@ -165,9 +173,23 @@ class PathAutomaton:
         elif node.target is not None:
             # A hop ended: what may follow is the next entity's edges (below max_hops) or the end marker.
             done = hops + 1
-            root = self.tries.root(node.target, can_step=done < self.max_hops, can_end=True)
+            can_step = done < self.max_hops
+            # A hop back to the topic names nothing new (answers leave the topic out) and is not what a
+            # training row names there (ground_path prefers an entity not visited): where the relation
+            # reaches another entity, that one is named. Only the topic's neighbours can step back to it.
+            avoid = self.topic if can_step and node.target in self.near() else None
+            root = self.tries.root(node.target, can_step=can_step, can_end=True, avoid=avoid)
             cursors.append((root, done))
         return cursors
+
+    def near(self) -> set[EntityId]:
+        """The topic's neighbours, by any step (computed once)."""
+        if self._near is None:
+            kg = self.tries.kg
+            self._near = {
+                e for step in kg.steps_from(self.topic).tolist() for e in kg.neighbors(self.topic, step).tolist()
+            }
+        return self._near
 
     @staticmethod
     def allowed(state: State) -> list[int]:

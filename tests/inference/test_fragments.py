@@ -112,3 +112,27 @@ def test_neighbour_choice_only_once_the_relation_is_fixed(tiny_tokenizer, world)
         inside = automaton.advance(inside, token)
     assert PathAutomaton.neighbour_choice(inside)
     assert len(PathAutomaton.allowed(inside)) > 1  # Germany, France, Belgium
+
+
+def accepts(tokenizer, automaton: PathAutomaton, text: str) -> bool:
+    state = automaton.start()
+    for token in tokenizer(text, add_special_tokens=False)["input_ids"]:
+        state = automaton.advance(state, token)
+    return automaton.is_done(state)
+
+
+def test_a_hop_names_the_topic_again_only_when_its_relation_reaches_nothing_else(tiny_tokenizer, world):
+    automaton = PathAutomaton(PathTries(world, tiny_tokenizer), world.entity_by_label("Germany"), max_hops=3)
+    region = " -> located in -> Western Europe <- located in <-"
+    # Western Europe holds France and Belgium too: the hop names one of them, as a training row does
+    assert accepts(tiny_tokenizer, automaton, f"{region} France </path>")
+    assert not accepts(tiny_tokenizer, automaton, f"{region} Germany </path>")
+    # Berlin is the capital of Germany alone: the hop back is the only one that relation has
+    assert accepts(tiny_tokenizer, automaton, " -> capital -> Berlin <- capital <- Germany </path>")
+    # Only the topic is held back: a path may come back to another entity it visited
+    assert accepts(
+        tiny_tokenizer,
+        automaton,
+        " -> neighbor of -> France -> neighbor of -> Belgium -> neighbor of -> France </path>",
+    )
+    assert not accepts(tiny_tokenizer, automaton, " -> neighbor of -> France -> neighbor of -> Germany </path>")
