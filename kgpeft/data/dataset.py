@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Bump when the content built for the same graph and configuration changes, to retire old caches.
-DATA_FORMAT_VERSION = 7  # 2: entries carry a manifest of checksums; 3: gold paths that best explain the answers;
+DATA_FORMAT_VERSION = 8  # 2: entries carry a manifest of checksums; 3: gold paths that best explain the answers;
 # 4: infilling rows per entity (a description row and masked-mention rows of its shown facts); 5: and question rows; 6: in two wordings;
-# 7: gold paths of question files scored by answers that do not pass back through the topic
+# 7: gold paths of question files scored by answers that do not pass back through the topic; 8: of a line's "hops"
 
 
 @dataclass

@@ -7,7 +7,8 @@ question in reports (default ``FILE:LINE``); other fields (``"hops"``, ``"type"`
 benchmark files carry) are kept in ``Question.extra``, and a warning names any that looks
 like a typo of a known field. IRIs and labels
 are resolved through the graph (IRI, exact label, then any label or alias ignoring
-case). The gold paths are the relation paths whose execution best matches the answers.
+case). The gold paths are the relation paths whose execution best matches the answers;
+a line's ``"hops"``, where the file states it, is their length.
 
 Every bad line is reported with its line number. A file with bad lines is refused as a
 whole, unless ``skip_bad_lines``: then each is a warning and the line is dropped. Refusing
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 FIELDS = ("question", "topic", "answers")
 ID_FIELD = "id"
+HOPS_FIELD = "hops"  # read (a gold path's length) and also kept in ``extra``, where reports group by it
 _SHOWN_IN_ERROR = 5  # bad lines named in the error, or warned about one by one when skipped
 _CANDIDATE_PATHS = 32  # relation paths of one length scored as gold paths of a question (most have a few)
 _TYPO_SCORE = 85  # fuzz.ratio to a known field above which a name looks like its typo ("answer", "questoin")
@@ -70,6 +72,7 @@ class _Parsed:
     question: Question
     topics: tuple[EntityId, ...] = ()
     answers: tuple[tuple[EntityId, ...], ...] = ()
+    hops: int | None = None  # the length the line states for its gold paths
 
 
 @dataclass
@@ -211,6 +214,9 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str) -> _Parsed:
         raise _BadLine('"id" must be a non-empty string or an integer')
     question_id = str(given_id).strip()
     extra = {k: v for k, v in record.items() if k not in FIELDS and k != ID_FIELD}
+    hops = record.get(HOPS_FIELD)
+    if hops is not None and (isinstance(hops, bool) or not isinstance(hops, int) or hops < 1):
+        raise _BadLine(f'"hops" must be a positive integer (the length of the question\'s paths), got {hops!r}')
 
     topic_ref = record.get("topic")
     if topic_ref is not None and not isinstance(topic_ref, str):
@@ -228,12 +234,12 @@ def _parse_line(resolver: _Resolver, line: str, question_id: str) -> _Parsed:
         topic = linked.top.entity if linked.top and not linked.ambiguous else None
         topics = () if topic is None else (topic,)
     if not answer_refs:
-        return _Parsed(Question(question_id, text.strip(), topic, (), (), "", extra=extra))
+        return _Parsed(Question(question_id, text.strip(), topic, (), (), "", extra=extra), hops=hops)
     if topic is None:
         raise _BadLine('answers given but no topic: add "topic" (none found unambiguously in the question)')
     answers = tuple(resolver.entities(a, "answer") for a in answer_refs)
     every = tuple(sorted({e for namesakes in answers for e in namesakes}))
-    return _Parsed(Question(question_id, text.strip(), topic, every, (), "", extra=extra), topics, answers)
+    return _Parsed(Question(question_id, text.strip(), topic, every, (), "", extra=extra), topics, answers, hops)
 
 
 def _with_gold_paths(kg: KnowledgeGraph, line: _Parsed, max_hops: int, max_paths: int) -> Question:
@@ -243,21 +249,27 @@ def _with_gold_paths(kg: KnowledgeGraph, line: _Parsed, max_hops: int, max_paths
     answers (RoG's relation paths as plans), not every path that touches one: on a movie graph
     a 3-hop question has dozens of relation paths reaching some answer, most through the
     wrong films. Kept: the paths with the best answer F1 (execution not through the topic, see
-    :func:`path_answers`), the shortest of them, at most ``max_paths``. A topic name several
+    :func:`path_answers`), the shortest of them, at most ``max_paths``; of the line's ``hops``
+    alone where it states them. Without, a shorter path whose answers happen to match wins
+    (a film's own language answers "the languages of the films sharing its director"), and a
+    row that stops a 3-hop question after one hop teaches the student to stop. A topic name several
     entities share is the namesake with the best paths; an answer name, the namesakes those
     paths reach (all of them when none is reached).
     """
     question = line.question
+    if line.hops is not None and line.hops > max_hops:
+        raise _BadLine(f'"hops" is {line.hops}, more than max_hops {max_hops}: raise --max-hops')
     gold = np.array(question.answers, dtype=np.int64)
     best: tuple[tuple[float, int], EntityId, list[RelationPath]] | None = None
     for topic in line.topics:
-        scored = _scored_paths(kg, topic, gold, max_hops)
+        scored = _scored_paths(kg, topic, gold, max_hops, line.hops)
         # The namesake with the best F1, then the shorter paths; ties: the first in id order
         if scored and (best is None or (scored[0][0], -len(scored[0][1])) > best[0]):
             paths = [path for f1, path in scored if (f1, len(path)) == (scored[0][0], len(scored[0][1]))][:max_paths]
             best = ((scored[0][0], -len(scored[0][1])), topic, paths)
     if best is None:
-        raise _BadLine(f"no path of at most {max_hops} hops from {kg.entity_label(question.topic)!r} to any answer")
+        length = f"at most {max_hops} hops" if line.hops is None else f'{line.hops} hop(s), the line\'s "hops",'
+        raise _BadLine(f"no path of {length} from {kg.entity_label(question.topic)!r} to any answer")
     _, topic, paths = best
     reached = set(np.concatenate([path_answers(kg, topic, path) for path in paths]).tolist())
     answers = {e for namesakes in line.answers for e in ([n for n in namesakes if n in reached] or namesakes)}
@@ -265,15 +277,16 @@ def _with_gold_paths(kg: KnowledgeGraph, line: _Parsed, max_hops: int, max_paths
 
 
 def _scored_paths(
-    kg: KnowledgeGraph, topic: EntityId, gold: np.ndarray, max_hops: int
+    kg: KnowledgeGraph, topic: EntityId, gold: np.ndarray, max_hops: int, hops: int | None = None
 ) -> list[tuple[float, RelationPath]]:
     """Relation paths from ``topic`` reaching a gold answer with their answer F1, best first, then shortest.
 
     Shortest paths first, then longer ones while none matches the answers exactly (the
-    actors of the films of a film's director include the film's own, one step away).
+    actors of the films of a film's director include the film's own, one step away); paths
+    of ``hops`` hops only, where given.
     """
     scored: list[tuple[float, RelationPath]] = []
-    for length in range(1, max_hops + 1):
+    for length in range(1, max_hops + 1) if hops is None else (hops,):
         candidates = kg.shortest_paths(topic, gold, max_hops, _CANDIDATE_PATHS, length=length)
         scored += [
             (answer_f1(path_answers(kg, topic, path).tolist(), gold.tolist()), tuple(path)) for path in candidates

@@ -62,6 +62,19 @@ def test_answers_are_reached_by_shortest_paths(world, tmp_path):
         assert world.entity_by_label("Europe") in world.execute(q.topic, gold)
 
 
+def test_a_line_stating_its_hops_gets_gold_paths_of_that_length(world, tmp_path):
+    # Europe is two hops from Germany; a line that says its question takes three gets three-hop
+    # paths reaching it, not the shorter ones that explain the answers as well (a row stopping
+    # early would teach the student to stop), and keeps "hops" in extra for reports.
+    line = {"question": "Which continent?", "topic": "Germany", "answers": ["Europe"]}
+    (free,), (stated,) = (load_question_file(world, write(tmp_path, line | extra)) for extra in ({}, {"hops": 3}))
+    assert {len(p) for p in free.gold_paths} == {2}
+    assert stated.gold_paths and {len(p) for p in stated.gold_paths} == {3}
+    for gold in stated.gold_paths:
+        assert world.entity_by_label("Europe") in world.execute(stated.topic, gold)
+    assert stated.extra == {"hops": 3} and free.extra == {}
+
+
 def test_gold_paths_are_the_plans_that_explain_the_answers_not_every_path_reaching_one(world, tmp_path):
     # France and Belgium share Germany's region. "neighbor of" reaches both in one step but also
     # Poland and Czechia (F1 0.67); "located in, ^located in" gives exactly them once Germany
@@ -112,6 +125,20 @@ BAD_LINES = [
     ({"question": "Q?", "topic": "Germany", "answers": ["Atlantis"]}, "unknown answer 'Atlantis'"),
     ({"question": "Q?", "topic": "Europe", "answers": ["Asia"]}, "no path of at most 3 hops from 'Europe'"),
     ({"question": "Who knows?", "answers": ["Berlin"]}, "answers given but no topic"),
+    (
+        {"question": "Q?", "topic": "Germany", "answers": ["Europe"], "hops": 1},
+        "no path of 1 hop(s), the line's \"hops\", from 'Germany'",
+    ),
+    (
+        {"question": "Q?", "topic": "Germany", "answers": ["Berlin"], "hops": 4},
+        '"hops" is 4, more than max_hops 3: raise --max-hops',
+    ),
+    ({"question": "Q?", "hops": 0}, '"hops" must be a positive integer (the length of the question\'s paths), got 0'),
+    (
+        {"question": "Q?", "hops": "2"},
+        "\"hops\" must be a positive integer (the length of the question's paths), got '2'",
+    ),
+    ({"question": "Q?", "hops": True}, '"hops" must be a positive integer'),
     ({"question": "Q?", "topic": "Shared"}, "topic 'Shared' names several entities (France, Spain)"),
 ]
 
@@ -176,11 +203,11 @@ def test_extra_fields_are_kept_id_names_the_question_and_typos_are_warned_once(w
 def test_extras_and_ids_survive_the_dataset_round_trip(world, tmp_path):
     from kgpeft.data.questions import QuestionSet
 
-    path = write(tmp_path, {"id": "q1", "question": "Where is Germany?", "topic": "Germany", "hops": [1, {"a": None}]})
+    path = write(tmp_path, {"id": "q1", "question": "Where is Germany?", "topic": "Germany", "meta": [1, {"a": None}]})
     (question,) = load_question_file(world, path)
     question = dataclasses.replace(question, split="test")
     back = QuestionSet.from_dataset(QuestionSet([question], "sha").to_dataset(), "sha")
-    assert back.questions == [question] and back.questions[0].extra == {"hops": [1, {"a": None}]}
+    assert back.questions == [question] and back.questions[0].extra == {"meta": [1, {"a": None}]}
 
 
 def test_refusing_many_bad_lines_costs_only_the_suggestions_shown(world, tmp_path, monkeypatch):
