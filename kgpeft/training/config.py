@@ -53,12 +53,14 @@ class KGDistillConfig(SFTConfig):
         },
     )
     neighbour_weight: float = field(
-        default=0.1,
+        default=0.0,
         metadata={
             "help": "Loss weight in [0, 1] of the tokens that only name the entity a hop reaches. Answers come from "
             "a path's relation sequence and constrained decoding does not score that choice, while the name a row "
             "shows (one of many films, say) cannot be told from the question: at full weight those tokens were most "
-            "of the loss and its gradient. 1 weighs every token the same."
+            "of the loss and its gradient, and 0 (the steps all go to direction, relation and where to stop) beat "
+            "0.1 on both graphs measured. Free decoding (the `unconstrained` system) then writes names untrained. "
+            "1 weighs every token the same."
         },
     )
     soft_top_k: int = field(
