@@ -190,7 +190,9 @@ def _likely_typos(names: set[str]) -> str:
     """The extra field names that look like misspelt known fields, as 'name' (did you mean 'field'?)."""
     found = []
     for name in sorted(names):
-        match = process.extractOne(name.lower(), FIELDS, scorer=fuzz.ratio, score_cutoff=_TYPO_SCORE)
+        if name == HOPS_FIELD:  # read, and kept in extra too
+            continue
+        match = process.extractOne(name.lower(), (*FIELDS, HOPS_FIELD), scorer=fuzz.ratio, score_cutoff=_TYPO_SCORE)
         if match is not None:
             found.append(f"{name!r} (did you mean {match[0]!r}?)")
     return ", ".join(found)

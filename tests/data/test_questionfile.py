@@ -187,7 +187,7 @@ def test_extra_fields_are_kept_id_names_the_question_and_typos_are_warned_once(w
         {"id": "WebQ-7", "question": "Where is Germany?", "topic": "Germany", "answers": ["Western Europe"],
          "hops": 1, "type": "location"},
         {"id": 12, "question": "Capital of Germany?", "topic": "Germany", "answer": ["Berlin"], "topics": []},
-        {"question": "Borders of France?", "questoin": "typo", "answer": "Paris"},
+        {"question": "Borders of France?", "questoin": "typo", "answer": "Paris", "hop": 1},
     )  # fmt: skip
     with caplog.at_level("WARNING"):
         first, second, third = load_question_file(world, path)
@@ -197,7 +197,8 @@ def test_extra_fields_are_kept_id_names_the_question_and_typos_are_warned_once(w
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1, warned
     assert "'answer' (did you mean 'answers'?)" in warned[0] and "'questoin' (did you mean 'question'?)" in warned[0]
-    assert "'topics' (did you mean 'topic'?)" in warned[0] and "hops" not in warned[0] and "type" not in warned[0]
+    assert "'topics' (did you mean 'topic'?)" in warned[0] and "'hop' (did you mean 'hops'?)" in warned[0]
+    assert "'hops' (did" not in warned[0] and "type" not in warned[0]
 
 
 def test_extras_and_ids_survive_the_dataset_round_trip(world, tmp_path):
