@@ -8,9 +8,10 @@ run, every file of it under ``--work``:
 2. questions as kgpeft question files: the topic is the bracketed name (every published
    system is given it), the brackets dropped from the text; ``type`` is the line's question
    type (``qa_*_qtype.txt``), ``hops`` and ``set`` say where it came from (kept by kgpeft as
-   extra fields; ``hops`` is also the length of the gold paths kgpeft searches). Training: ``--train-per-hop`` questions sampled from each hop's
-   ``qa_dev.txt``; test: ``--test-per-hop`` sampled from each ``qa_test.txt`` and as many
-   from the 1-hop ``ntm`` paraphrases;
+   extra fields; ``hops`` is also the length of the gold paths kgpeft searches). Training:
+   ``--train-per-hop`` questions sampled from each hop's ``qa_dev.txt``; test:
+   ``--test-per-hop`` sampled from each ``qa_test.txt`` and as many from the 1-hop ``ntm``
+   paraphrases;
 3. ``kgpeft fit`` (default base model and teacher unless ``--teacher``; kgpeft's default budget, or
    ``--quick``'s, unless ``--max-steps``), then ``kgpeft eval`` on the
    test file, whose per-question results give Hits@1 per hop and per question type;
