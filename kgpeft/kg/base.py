@@ -101,6 +101,10 @@ class Graph(ABC):
         """Sorted unique entities reached by one ``step`` from any of ``entities``."""
 
     @abstractmethod
+    def step_counts(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
+        """How many distinct steps leave each entity of the sorted unique set ``entities``, in that order."""
+
+    @abstractmethod
     def linked_entities(self) -> np.ndarray:
         """Sorted entities with at least one step (the possible topics of a question)."""
 

@@ -136,3 +136,35 @@ def test_a_hop_names_the_topic_again_only_when_its_relation_reaches_nothing_else
         " -> neighbor of -> France -> neighbor of -> Belgium -> neighbor of -> France </path>",
     )
     assert not accepts(tiny_tokenizer, automaton, " -> neighbor of -> France -> neighbor of -> Germany </path>")
+
+
+def test_a_hop_that_can_go_on_names_a_neighbour_every_next_relation_leaves(tiny_tokenizer, tmp_path):
+    from kgpeft.kg import load_graph
+
+    films = tmp_path / "films.ttl"
+    films.write_text(
+        """@prefix : <http://example.org/films/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+:directedBy rdfs:label "directed by" .
+:inLanguage rdfs:label "in language" .
+:Topic rdfs:label "Topic" ; :directedBy :Edwards .
+:Alpha rdfs:label "Alpha" ; :directedBy :Edwards .
+:Beta rdfs:label "Beta" ; :directedBy :Edwards ; :inLanguage :French .
+:Edwards rdfs:label "Edwards" .
+:French rdfs:label "French" .
+""",
+        encoding="utf-8",
+    )
+    kg = load_graph(films)
+    tries = PathTries(kg, tiny_tokenizer)
+    directed = " -> directed by -> Edwards <- directed by <-"
+    three = PathAutomaton(tries, kg.entity_by_label("Topic"), max_hops=3)
+    # Alpha has no language: naming it would leave "in language" out of the third hop, though
+    # the relation sequence reaches Beta, which has one. Only Beta is named where a hop may follow.
+    assert accepts(tiny_tokenizer, three, f"{directed} Beta -> in language -> French </path>")
+    assert not accepts(tiny_tokenizer, three, f"{directed} Alpha </path>")
+    assert accepts(tiny_tokenizer, three, f"{directed} Beta </path>")
+    # At the last hop nothing follows: every neighbour may be named
+    two = PathAutomaton(tries, kg.entity_by_label("Topic"), max_hops=2)
+    assert accepts(tiny_tokenizer, two, f"{directed} Alpha </path>")
+    assert accepts(tiny_tokenizer, two, f"{directed} Beta </path>")

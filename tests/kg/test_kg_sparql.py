@@ -78,6 +78,7 @@ def test_store_and_file_agree_on_everything(memory, store):
         answers = memory.execute(e, memory.relation_paths(e, 2)[-1])
         assert store.shortest_paths(e, answers, 3) == memory.shortest_paths(e, answers, 3)
     everyone = np.arange(memory.num_entities)
+    assert store.step_counts(everyone).tolist() == memory.step_counts(everyone).tolist()
     for step in range(memory.num_steps):
         assert store.follow(everyone, step).tolist() == memory.follow(everyone, step).tolist()
     ours, theirs = graph_stats(store), graph_stats(memory)
