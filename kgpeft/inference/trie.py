@@ -124,6 +124,9 @@ class PathTries:
         answers (they come from executing the relation sequence), but the next relation is chosen
         at the entity named: "the languages of the films Blake Edwards directed" must not end at
         "10" because that film has no language while others of his do (MetaQA 3-hop, 2026-12-04).
+        From ``avoid`` itself (the topic), a step back that reaches only it does not count: it
+        leads nowhere the answers go ("the films sharing a writer with RoboCop" must not name the
+        writer whose only film is RoboCop when the other has more).
         """
         key = (entity, can_step, can_end, avoid, onward)
         node = self._tries.get(key)
@@ -139,6 +142,9 @@ class PathTries:
                     neighbours.remove(avoid)
                 if onward and len(neighbours) > 1:
                     counts = self.kg.step_counts(neighbours)
+                    if avoid == entity:
+                        back = self.kg.inverse_step(step)
+                        counts -= np.array([len(self.kg.neighbors(n, back)) == 1 for n in neighbours], dtype=np.int64)
                     neighbours = np.asarray(neighbours)[counts == counts.max()].tolist()
                 for neighbour in neighbours:
                     edges.append((neighbour, step))
@@ -171,7 +177,7 @@ class PathAutomaton:
 
     def start(self) -> State:
         """Right after ``<path> {topic}``: at least one hop must follow."""
-        root = self.tries.root(self.topic, can_step=True, can_end=False, onward=self.max_hops > 1)
+        root = self.tries.root(self.topic, can_step=True, can_end=False, avoid=self.topic, onward=self.max_hops > 1)
         return ((root, 0),) if root.children else ()
 
     def advance(self, state: State, token: int) -> State:

@@ -168,3 +168,30 @@ def test_a_hop_that_can_go_on_names_a_neighbour_every_next_relation_leaves(tiny_
     two = PathAutomaton(tries, kg.entity_by_label("Topic"), max_hops=2)
     assert accepts(tiny_tokenizer, two, f"{directed} Alpha </path>")
     assert accepts(tiny_tokenizer, two, f"{directed} Beta </path>")
+
+
+def test_from_the_topic_a_neighbour_whose_way_back_reaches_only_the_topic_counts_one_step_less(
+    tiny_tokenizer, tmp_path
+):
+    from kgpeft.kg import load_graph
+
+    films = tmp_path / "films.ttl"
+    films.write_text(
+        """@prefix : <http://example.org/films/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+:writtenBy rdfs:label "written by" .
+:hasTags rdfs:label "has tags" .
+:Robo rdfs:label "Robo" ; :writtenBy :Miner, :Neumeier .
+:Troopers rdfs:label "Troopers" ; :writtenBy :Neumeier .
+:Other rdfs:label "Other" ; :hasTags :Miner .
+:Miner rdfs:label "Miner" .
+:Neumeier rdfs:label "Neumeier" .
+""",
+        encoding="utf-8",
+    )
+    kg = load_graph(films)
+    robo = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Robo"), max_hops=2)
+    # Miner has two steps, Neumeier one, but Miner's way back by "written by" reaches only Robo:
+    # the films sharing a writer with Robo go through Neumeier, and both may be named
+    assert accepts(tiny_tokenizer, robo, " -> written by -> Neumeier <- written by <- Troopers </path>")
+    assert accepts(tiny_tokenizer, robo, " -> written by -> Miner <- has tags <- Other </path>")
