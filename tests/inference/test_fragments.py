@@ -138,7 +138,7 @@ def test_a_hop_names_the_topic_again_only_when_its_relation_reaches_nothing_else
     assert not accepts(tiny_tokenizer, automaton, " -> neighbor of -> France -> neighbor of -> Germany </path>")
 
 
-def test_a_hop_that_can_go_on_names_a_neighbour_every_next_relation_leaves(tiny_tokenizer, tmp_path):
+def test_a_hop_that_can_go_on_names_the_neighbours_the_most_steps_leave(tiny_tokenizer, tmp_path):
     from kgpeft.kg import load_graph
 
     films = tmp_path / "films.ttl"
