@@ -13,7 +13,10 @@ onto one of 16 countries would cost ~log 16 that a hop onto a single region does
 inverse relations would lose to forward ones for that alone. (Giving back the share too,
 scoring the relation sequence alone, was measured on MetaQA on 2026-12-03 and left out:
 7 of 200 test questions gained, 6 lost; the student's own preference for one more hop
-then decided more 1-hop questions.) The end of turn after a complete path is forced at
+then decided more 1-hop questions.) Where a hop may be followed by another, it names only a
+step cover of its neighbours (``trie.step_cover``), each at no cost: the entity named there
+decides which relations may follow, so that choice is left to the path the model then
+writes, not to its guess at the entity. The end of turn after a complete path is forced at
 log-probability 0, since ending there is the format's rule, not the model's choice.
 """
 
@@ -36,10 +39,31 @@ if TYPE_CHECKING:
 _NO_BEAM = -1e8
 
 
+@dataclass(frozen=True)
+class _Prefix:
+    """What the processor knows of one beam's generated tokens.
+
+    ``sequence``: the tokens that chose directions, relations and ends (the neighbours' names
+    left out), the same for two beams that took the same relation sequence; ``written``: the
+    tokens up to the end of the last relation or end marker written; ``score``: the summed
+    scores this processor gave the tokens, the beam's score as beam search adds it up.
+    """
+
+    state: State
+    sequence: tuple[int, ...]
+    written: tuple[int, ...]
+    score: float
+
+
 class KGPathLogitsProcessor(LogitsProcessor):
     """Restricts each beam of each batch row to tokens that continue a path existing in the graph.
 
     Rows of ``input_ids`` are ``batch * num_beams + beam``; generated tokens start at ``prompt_length``.
+    A beam that has written the same relation sequence as a better one of its row, naming other
+    entities on the way, is dropped once its last relation (or end marker) is written: the two
+    have the same answers, and beam search would spend a place on it that another relation
+    sequence could use. Beams that differ only in the neighbour being named now are kept: they
+    are a step cover's alternatives, and the relation each writes next tells them apart.
 
     >>> processor = KGPathLogitsProcessor([PathAutomaton(tries, germany, 3)], 4, prompt_len, eos_id)  # doctest: +SKIP
     >>> model.generate(..., logits_processor=LogitsProcessorList([processor]))  # doctest: +SKIP
@@ -50,28 +74,63 @@ class KGPathLogitsProcessor(LogitsProcessor):
         self.num_beams = num_beams
         self.prompt_length = prompt_length
         self.end_id = end_id
-        self._states: dict[tuple[int, tuple[int, ...]], State] = {}
+        self._prefixes: dict[tuple[int, tuple[int, ...]], _Prefix] = {}
+        self._given: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}  # the scores given at the last step
 
     def state(self, row: int, tokens: tuple[int, ...]) -> State:
         """The automaton state of batch row ``row`` after ``tokens``, memoised by prefix."""
+        return self._prefix(row, tokens).state
+
+    def _prefix(self, row: int, tokens: tuple[int, ...]) -> _Prefix:
         key = (row, tokens)
-        state = self._states.get(key)
-        if state is None:
-            automaton = self.automata[row]
-            # The parent prefix was memoised at the previous step: one trie transition, no re-decode.
-            state = automaton.advance(self.state(row, tokens[:-1]), tokens[-1]) if tokens else automaton.start()
-            self._states[key] = state
-        return state
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if not tokens:
+                prefix = _Prefix(self.automata[row].start(), (), (), 0.0)
+            else:
+                # The parent prefix was memoised at the previous step: one trie transition, no re-decode.
+                parent, token = self._prefix(row, tokens[:-1]), tokens[-1]
+                state = self.automata[row].advance(parent.state, token)
+                naming = PathAutomaton.neighbour_choice(parent.state)
+                given = self._given.get((row, tokens[:-1]))
+                written = (PathAutomaton.neighbour_choice(state) and not naming) or (
+                    PathAutomaton.is_done(state) and not PathAutomaton.is_done(parent.state)
+                )
+                prefix = _Prefix(
+                    state,
+                    parent.sequence if naming else (*parent.sequence, token),
+                    tokens if written else parent.written,
+                    parent.score + (float(given[token]) if given is not None else 0.0),
+                )
+            self._prefixes[key] = prefix
+        return prefix
+
+    def _repeats(self, rows: Sequence[int], prefixes: Sequence[_Prefix]) -> list[int]:
+        """Beams (indexes into ``rows``) whose relation sequence a better beam of their row has written too."""
+        groups: dict[tuple[int, tuple[int, ...]], dict[tuple[int, ...], float]] = {}
+        for row, prefix in zip(rows, prefixes, strict=True):
+            if prefix.written and (PathAutomaton.neighbour_choice(prefix.state) or PathAutomaton.is_done(prefix.state)):
+                best = groups.setdefault((row, prefix.sequence), {})
+                best[prefix.written] = max(best.get(prefix.written, -math.inf), prefix.score)
+        keep = {group: max(best, key=best.get) for group, best in groups.items() if len(best) > 1}
+        return [
+            i
+            for i, (row, prefix) in enumerate(zip(rows, prefixes, strict=True))
+            if (row, prefix.sequence) in keep and keep[(row, prefix.sequence)] != prefix.written
+        ]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         # scores: (batch * num_beams, vocab) log-probabilities
-        generated = input_ids[:, self.prompt_length :].tolist()
+        generated = [tuple(tokens) for tokens in input_ids[:, self.prompt_length :].tolist()]
+        batch_rows = [i // self.num_beams for i in range(len(generated))]
+        prefixes = [self._prefix(row, tokens) for row, tokens in zip(batch_rows, generated, strict=True)]
         rows: list[int] = []
         cols: list[int] = []
         ended: list[int] = []
+        shared: list[int] = []
         free: list[int] = []
-        for i, tokens in enumerate(generated):
-            state = self.state(i // self.num_beams, tuple(tokens))
+        for i, prefix in enumerate(prefixes):
+            state = prefix.state
             allowed = PathAutomaton.allowed(state)
             rows.extend([i] * len(allowed))
             cols.extend(allowed)
@@ -79,17 +138,29 @@ class KGPathLogitsProcessor(LogitsProcessor):
             if PathAutomaton.is_done(state) or not state:
                 ended.append(i)
             elif PathAutomaton.neighbour_choice(state):
-                free.append(i)
+                (free if PathAutomaton.free_choice(state) else shared).append(i)
         out = torch.full_like(scores, -math.inf)
         if rows:
             index = (torch.tensor(rows, device=scores.device), torch.tensor(cols, device=scores.device))
             out[index] = scores[index]
-        if free:
+        if shared:
             # Only the neighbour is being chosen: renormalise over the allowed tokens (a forced token costs 0)
-            index = torch.tensor(free, device=scores.device)
+            index = torch.tensor(shared, device=scores.device)
             out[index] = out[index] - out[index].logsumexp(dim=-1, keepdim=True)
+        if free:
+            # A neighbour of a step cover: every one allowed costs nothing, the beam tries each
+            index = torch.tensor(free, device=scores.device)
+            out[index] = torch.where(out[index].isfinite(), 0.0, -math.inf)
         if ended:
             out[torch.tensor(ended, device=scores.device), self.end_id] = 0.0
+        repeats = self._repeats(batch_rows, prefixes)
+        if repeats:
+            out[torch.tensor(repeats, device=scores.device)] = -math.inf
+        # What each beam's next token will add to its score: read back when that token is the last one
+        given = out.cpu()
+        self._given = {
+            (row, tokens): given[i] for i, (row, tokens) in enumerate(zip(batch_rows, generated, strict=True))
+        }
         return out
 
 

@@ -34,37 +34,39 @@ if TYPE_CHECKING:
     from kgpeft.kg import KnowledgeGraph
 
 END = -1
-"""The target of the `` </path>`` fragment (and its relation): the path is complete."""
-MIXED = -2
-"""The relation of a node whose fragments take different steps (or end the path): a real choice remains."""
+"""The target of the `` </path>`` fragment: the path is complete."""
 
 
 class TrieNode:
     """A node of a fragment trie: children by token id; ``target`` set where a fragment ends.
 
     ``target`` is the neighbour entity a hop fragment leads to, :data:`END` for the end
-    marker, None inside a fragment. ``relation`` is the step every fragment through the node
-    takes (:data:`END` for the end marker, :data:`MIXED` when they differ): where it is one
-    step, the tokens left to choose only pick which neighbour the hop reaches.
+    marker, None inside a fragment. ``naming`` is true where every fragment through the node
+    has written its direction and relation, so the tokens left only pick which neighbour the
+    hop reaches; ``free`` where, besides, every one names a neighbour of a step cover (see
+    :meth:`PathTries.root`): that choice is decoding's, not the model's, and costs nothing.
     """
 
-    __slots__ = ("children", "relation", "target")
+    __slots__ = ("children", "free", "naming", "target")
 
     def __init__(self) -> None:
         self.children: dict[int, TrieNode] = {}
         self.target: int | None = None
-        self.relation: int | None = None
+        self.naming = True
+        self.free = True
 
-    def insert(self, token_ids: list[int], target: int, relation: int) -> None:
+    def insert(self, token_ids: list[int], target: int, *, names_from: int, free: bool = False) -> None:
+        """Adds a fragment; its tokens from ``names_from`` on name the neighbour (the relation is written by then)."""
         node = self
-        node._mark(relation)
-        for token in token_ids:
+        node._mark(names_from == 0, free)
+        for depth, token in enumerate(token_ids, start=1):
             node = node.children.setdefault(token, TrieNode())
-            node._mark(relation)
+            node._mark(depth >= names_from, free)
         node.target = target
 
-    def _mark(self, relation: int) -> None:
-        self.relation = relation if self.relation in (None, relation) else MIXED
+    def _mark(self, naming: bool, free: bool) -> None:
+        self.naming = self.naming and naming
+        self.free = self.free and free
 
 
 Cursor = tuple[TrieNode | None, int]
@@ -85,6 +87,48 @@ def hop_fragment(kg: KnowledgeGraph, entity: EntityId, step: int, neighbour: Ent
         relation = INVERSE_PREFIX + relation
     head = kg.entity_label(entity)
     return format_path([head, relation, kg.entity_label(neighbour)])[len(head) :]
+
+
+def step_cover(
+    kg: KnowledgeGraph, step: int, neighbours: list[EntityId], topic: EntityId | None = None
+) -> list[EntityId]:
+    """Few of ``neighbours`` (reached by ``step``) that between them leave by every step any of them leaves.
+
+    Greedy set cover: the neighbour leaving by the most steps not yet covered, ties to the one
+    with the most steps, then the most edges (more ways on at the hops after: "the languages of
+    the films sharing a director with Darling Lili" must not rest on its co-director of two films
+    when Blake Edwards made forty), then the smallest id. From the ``topic``, a neighbour's step back that
+    reaches only the topic does not count: it leads nowhere the answers go ("the films sharing
+    a writer with RoboCop" must not rest on the writer whose only film is RoboCop). ``neighbours``
+    is sorted; so is the cover.
+
+    >>> step_cover(kg, directed_by_inverse, kramer_films)  # doctest: +SKIP
+    [judgment_at_nuremberg]  # it has every step any of his films has
+    """
+    owner, steps = kg.steps_of(neighbours)
+    if topic is not None:
+        back = kg.inverse_step(step)
+        lone = np.array([len(kg.neighbors(n, back)) == 1 for n in neighbours])
+        keep = (steps != back) | ~lone[owner]
+        owner, steps = owner[keep], steps[keep]
+    columns, column = np.unique(steps, return_inverse=True)
+    leaves = np.zeros((len(neighbours), len(columns)), dtype=bool)
+    leaves[owner, column] = True
+    total = leaves.sum(axis=1)
+    edges: dict[int, int] = {}  # counted only for the neighbours tied on steps, each once
+    chosen, left = [], np.ones(len(columns), dtype=bool)
+    while left.any():
+        gain = leaves[:, left].sum(axis=1)
+        tied = np.flatnonzero((gain == gain.max()) & (total == total[gain == gain.max()].max())).tolist()
+        for i in tied:
+            if i not in edges:
+                lo, hi = np.searchsorted(owner, [i, i + 1])  # owner is grouped: neighbour i's steps
+                edges[i] = sum(len(kg.neighbors(neighbours[i], s)) for s in steps[lo:hi].tolist())
+        best = max(tied, key=lambda i: (edges[i], -i))
+        chosen.append(best)
+        left &= ~leaves[best]
+    # Nothing to cover (no neighbour goes on but back to the topic): one of them is named
+    return [neighbours[i] for i in sorted(chosen or [0])]
 
 
 class PathTries:
@@ -119,14 +163,14 @@ class PathTries:
 
         An edge to ``avoid`` is left out where its relation reaches another entity from here: the
         hop then names one of those instead, its answers unchanged (see :meth:`PathAutomaton._enter`).
-        With ``onward`` (the neighbour may take another hop), a hop names only the neighbours, by
-        its relation, that the most distinct steps leave. Which one it names does not change its
-        answers (they come from executing the relation sequence), but the next relation is chosen
-        at the entity named: "the languages of the films Blake Edwards directed" must not end at
-        "10" because that film has no language while others of his do (MetaQA 3-hop, 2026-12-04).
-        From ``avoid`` itself (the topic), a step back that reaches only it does not count: it
-        leads nowhere the answers go ("the films sharing a writer with RoboCop" must not name the
-        writer whose only film is RoboCop when the other has more).
+        With ``onward`` (the neighbour may take another hop), a hop names only a step cover of
+        its neighbours (:func:`step_cover`), at no cost. Which neighbour a hop names does not
+        change its answers (they come from executing the relation sequence), but the next
+        relation is chosen at the entity named, among the steps that leave it: "the languages of
+        the films Stanley Kramer directed" must not name `On the Beach`, which has no language in
+        the KB, and stop there (MetaQA 2-hop, 2026-12-05). A cover names, for every step that
+        leaves some neighbour, a neighbour it leaves, and the beam tries each of them; the
+        model's preference among them is not asked, since the path it then writes decides.
         """
         key = (entity, can_step, can_end, avoid, onward)
         node = self._tries.get(key)
@@ -140,19 +184,24 @@ class PathTries:
                 neighbours = self.kg.neighbors(entity, step).tolist()
                 if avoid is not None and len(neighbours) > 1 and avoid in neighbours:
                     neighbours.remove(avoid)
-                if onward and len(neighbours) > 1:
-                    counts = self.kg.step_counts(neighbours)
-                    if avoid == entity:
-                        back = self.kg.inverse_step(step)
-                        counts -= np.array([len(self.kg.neighbors(n, back)) == 1 for n in neighbours], dtype=np.int64)
-                    neighbours = np.asarray(neighbours)[counts == counts.max()].tolist()
+                cover = onward and len(neighbours) > 1
+                if cover:
+                    neighbours = step_cover(self.kg, step, neighbours, topic=entity if avoid == entity else None)
+                relation = hop_fragment(self.kg, entity, step, neighbours[0]).removesuffix(
+                    " " + self.kg.entity_label(neighbours[0])
+                )
+                relation_ids = self.encode([relation])[0]
                 for neighbour in neighbours:
-                    edges.append((neighbour, step))
+                    edges.append((neighbour, relation_ids, cover))
                     texts.append(hop_fragment(self.kg, entity, step, neighbour))
-            for (target, step), ids in zip(edges, self.encode(texts), strict=True):
-                node.insert(ids, target, step)
+            for (target, relation_ids, cover), ids in zip(edges, self.encode(texts), strict=True):
+                # The tokens the fragment shares with its relation alone write the relation (all of them
+                # with a byte-level BPE, where the neighbour's label starts a new pre-token)
+                pairs = zip(ids, relation_ids, strict=False)
+                shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(ids), len(relation_ids)))
+                node.insert(ids, target, names_from=shared, free=cover)
         if can_end:
-            node.insert(self.end_ids, END, END)
+            node.insert(self.end_ids, END, names_from=len(self.end_ids) + 1)
         self._tries[key] = node
         if len(self._tries) > self.cache_size:
             self._tries.popitem(last=False)
@@ -227,14 +276,20 @@ class PathAutomaton:
 
     @staticmethod
     def neighbour_choice(state: State) -> bool:
-        """Whether the tokens allowed in ``state`` all continue one step: they only choose the neighbour reached.
+        """Whether the hop's direction and relation are written: the tokens allowed only choose the neighbour reached.
 
-        Which neighbour a hop names does not change a path's answers (they come from executing
+        The relation's own tokens stay the model's choice even where the trie leaves only one
+        relation possible (``has`` may lead to ``has imdb votes`` alone at a film without a genre:
+        the mass the model put on ``has genre`` is not handed to it). Which neighbour a hop names does not change a path's answers (they come from executing
         its relation sequence), so decoding charges that choice only its share among the allowed
         neighbours (see :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
         """
-        relations = {node.relation for node, _ in state if node is not None}
-        return len(relations) == 1 and next(iter(relations)) not in (MIXED, END, None) and DONE not in state
+        return bool(state) and DONE not in state and all(node.naming for node, _ in state if node is not None)
+
+    @staticmethod
+    def free_choice(state: State) -> bool:
+        """Whether the neighbour left to choose in ``state`` is one of a step cover's, which costs nothing."""
+        return all(node.free for node, _ in state if node is not None)
 
     @staticmethod
     def is_done(state: State) -> bool:

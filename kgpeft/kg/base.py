@@ -101,8 +101,12 @@ class Graph(ABC):
         """Sorted unique entities reached by one ``step`` from any of ``entities``."""
 
     @abstractmethod
-    def step_counts(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
-        """How many distinct steps leave each entity of the sorted unique set ``entities``, in that order."""
+    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every distinct step leaving each entity of the sorted unique set ``entities``, as ``(owner, step)``.
+
+        Parallel arrays: ``owner`` indexes ``entities``; grouped by owner in that order, steps ascending.
+        One call for a set (a store fetches the lists it lacks in one batch), not one per entity.
+        """
 
     @abstractmethod
     def linked_entities(self) -> np.ndarray:

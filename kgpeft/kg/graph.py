@@ -193,12 +193,10 @@ class KnowledgeGraph(Graph):
         g = g[inside][self.group_key[g[inside]] == keys[inside]]  # the entities that have this step
         return np.unique(self.targets[gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
 
-    def step_counts(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
-        """How many distinct steps leave each entity of the sorted unique set ``entities``: two searches in all."""
+    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ents = self._entities(entities)
-        return np.searchsorted(self.group_key, (ents + 1) * self.num_steps) - np.searchsorted(
-            self.group_key, ents * self.num_steps
-        )
+        groups, steps = self._groups_of(ents)
+        return np.searchsorted(ents, self.group_key[groups] // self.num_steps), steps
 
     def linked_entities(self) -> np.ndarray:
         return np.unique(self.group_key // self.num_steps)

@@ -402,9 +402,11 @@ class SparqlGraph(Graph):
     def neighbors(self, e: EntityId, step: Step) -> np.ndarray:
         return self._lists([self._entity(e)])[0].by_step.get(self._step(step), EMPTY)
 
-    def step_counts(self, entities: Iterable[EntityId] | np.ndarray) -> np.ndarray:
+    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # One batched fetch for the lists not cached, not one request per entity.
-        return np.array([len(lists.steps) for lists in self._lists(self._entities(entities).tolist())], dtype=np.int64)
+        steps = [lists.steps for lists in self._lists(self._entities(entities).tolist())]
+        owner = np.repeat(np.arange(len(steps)), [len(s) for s in steps])
+        return owner, np.concatenate([*steps, EMPTY]).astype(np.int64)
 
     def follow(self, entities: Iterable[EntityId] | np.ndarray, step: Step) -> np.ndarray:
         step = self._step(step)

@@ -114,8 +114,10 @@ class FakeKG:
     def neighbors(self, e: int, step: int) -> np.ndarray:
         return np.array(sorted(self._adj.get((e, step), ())), dtype=np.int64)
 
-    def step_counts(self, entities: Iterable[int]) -> np.ndarray:
-        return np.array([len(self.steps_from(e)) for e in sorted({int(e) for e in entities})], dtype=np.int64)
+    def steps_of(self, entities: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        steps = [self.steps_from(e) for e in sorted({int(e) for e in entities})]
+        owner = np.repeat(np.arange(len(steps)), [len(s) for s in steps])
+        return owner, np.concatenate([*steps, np.array([], dtype=np.int64)])
 
     def linked_entities(self) -> np.ndarray:
         return np.array(sorted({e for (e, _), ends in self._adj.items() if ends}), dtype=np.int64)

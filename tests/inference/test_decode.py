@@ -103,7 +103,7 @@ def test_each_step_is_one_memoised_transition(tiny_model, tiny_tokenizer, world)
         eos_token_id=tiny_tokenizer.eos_token_id,
         pad_token_id=tiny_tokenizer.pad_token_id,
     )
-    prefixes = [key for key in processor._states if key[1]]
+    prefixes = [key for key in processor._prefixes if key[1]]
     assert len(calls) == len(prefixes) > 0
 
 

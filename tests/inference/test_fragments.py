@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from kgpeft.data import build_questions, render_completion, render_prompt, tokenize_example
 from kgpeft.data.dataset import DataConfig
 from kgpeft.data.render import ground_path
 from kgpeft.errors import ModelLoadError
-from kgpeft.inference import PathAutomaton, PathTries, check_tokenizer, hop_fragment, path_prefix
+from kgpeft.inference import KGPathLogitsProcessor, PathAutomaton, PathTries, check_tokenizer, hop_fragment, path_prefix
 from kgpeft.inference.trie import END
 
 
@@ -95,7 +96,8 @@ def test_a_tokenizer_that_merges_across_fragments_is_refused():
 def test_neighbour_choice_only_once_the_relation_is_fixed(tiny_tokenizer, world):
     tries = PathTries(world, tiny_tokenizer)
     western_europe = world.entity_by_label("Western Europe")
-    automaton = PathAutomaton(tries, western_europe, max_hops=2)
+    # One hop: every neighbour may be named (where a hop may go on, a step cover is, at no cost)
+    automaton = PathAutomaton(tries, western_europe, max_hops=1)
     state = automaton.start()
     # At the start the direction and relation are still open
     assert not PathAutomaton.neighbour_choice(state)
@@ -104,13 +106,14 @@ def test_neighbour_choice_only_once_the_relation_is_fixed(tiny_tokenizer, world)
         state = automaton.advance(state, token)
         flags.append(PathAutomaton.neighbour_choice(state))
     # Once " <- located in <-" is written only the country is left to choose; after it, the
-    # next hop or the end is a real choice again
+    # end is a real choice again
     assert flags[-1] is False
     assert any(flags)
     inside = automaton.start()
     for token in tiny_tokenizer(" <- located in <-", add_special_tokens=False)["input_ids"]:
         inside = automaton.advance(inside, token)
     assert PathAutomaton.neighbour_choice(inside)
+    assert not PathAutomaton.free_choice(inside)  # the model's share among them is charged
     assert len(PathAutomaton.allowed(inside)) > 1  # Germany, France, Belgium
 
 
@@ -122,7 +125,8 @@ def accepts(tokenizer, automaton: PathAutomaton, text: str) -> bool:
 
 
 def test_a_hop_names_the_topic_again_only_when_its_relation_reaches_nothing_else(tiny_tokenizer, world):
-    automaton = PathAutomaton(PathTries(world, tiny_tokenizer), world.entity_by_label("Germany"), max_hops=3)
+    tries = PathTries(world, tiny_tokenizer)
+    automaton = PathAutomaton(tries, world.entity_by_label("Germany"), max_hops=2)
     region = " -> located in -> Western Europe <- located in <-"
     # Western Europe holds France and Belgium too: the hop names one of them, as a training row does
     assert accepts(tiny_tokenizer, automaton, f"{region} France </path>")
@@ -130,15 +134,14 @@ def test_a_hop_names_the_topic_again_only_when_its_relation_reaches_nothing_else
     # Berlin is the capital of Germany alone: the hop back is the only one that relation has
     assert accepts(tiny_tokenizer, automaton, " -> capital -> Berlin <- capital <- Germany </path>")
     # Only the topic is held back: a path may come back to another entity it visited
+    portugal = PathAutomaton(tries, world.entity_by_label("Portugal"), max_hops=3)
     assert accepts(
-        tiny_tokenizer,
-        automaton,
-        " -> neighbor of -> France -> neighbor of -> Belgium -> neighbor of -> France </path>",
+        tiny_tokenizer, portugal, " -> neighbor of -> Spain -> neighbor of -> France -> neighbor of -> Spain </path>"
     )
-    assert not accepts(tiny_tokenizer, automaton, " -> neighbor of -> France -> neighbor of -> Germany </path>")
+    assert not accepts(tiny_tokenizer, portugal, " -> neighbor of -> Spain -> neighbor of -> Portugal </path>")
 
 
-def test_a_hop_that_can_go_on_names_the_neighbours_the_most_steps_leave(tiny_tokenizer, tmp_path):
+def test_a_hop_that_can_go_on_names_a_step_cover_of_its_neighbours(tiny_tokenizer, tmp_path):
     from kgpeft.kg import load_graph
 
     films = tmp_path / "films.ttl"
@@ -168,6 +171,131 @@ def test_a_hop_that_can_go_on_names_the_neighbours_the_most_steps_leave(tiny_tok
     two = PathAutomaton(tries, kg.entity_by_label("Topic"), max_hops=2)
     assert accepts(tiny_tokenizer, two, f"{directed} Alpha </path>")
     assert accepts(tiny_tokenizer, two, f"{directed} Beta </path>")
+
+
+def test_a_step_cover_names_for_every_next_step_a_neighbour_it_leaves_and_costs_nothing(tiny_tokenizer, tmp_path):
+    from kgpeft.inference.trie import step_cover
+    from kgpeft.kg import load_graph
+
+    films = tmp_path / "films.ttl"
+    films.write_text(
+        """@prefix : <http://example.org/films/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+:directedBy rdfs:label "directed by" .
+:inLanguage rdfs:label "in language" .
+:hasGenre rdfs:label "has genre" .
+:writtenBy rdfs:label "written by" .
+:Topic rdfs:label "Topic" ; :directedBy :Kramer .
+:Alpha rdfs:label "Alpha" ; :directedBy :Kramer ; :inLanguage :German ; :hasGenre :Drama .
+:Beta rdfs:label "Beta" ; :directedBy :Kramer ; :hasGenre :Comedy ; :writtenBy :Abby .
+:Gamma rdfs:label "Gamma" ; :directedBy :Kramer ; :hasGenre :Drama .
+:Kramer rdfs:label "Kramer" .
+:Abby rdfs:label "Abby" .
+:Comedy rdfs:label "Comedy" .
+:German rdfs:label "German" .
+:Drama rdfs:label "Drama" .
+""",
+        encoding="utf-8",
+    )
+    kg = load_graph(films)
+    # No film has every step: one with a language and one with a writer are named, as rich as each other,
+    # Gamma (no step they lack) is not
+    automaton = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Topic"), max_hops=3)
+    directed = " -> directed by -> Kramer <- directed by <-"
+    assert accepts(tiny_tokenizer, automaton, f"{directed} Alpha -> in language -> German </path>")
+    assert accepts(tiny_tokenizer, automaton, f"{directed} Beta -> written by -> Abby </path>")
+    assert accepts(tiny_tokenizer, automaton, f"{directed} Beta -> has genre -> Comedy </path>")
+    assert not accepts(tiny_tokenizer, automaton, f"{directed} Gamma </path>")
+    kramer = kg.entity_by_label("Kramer")
+    back = next(s for s in kg.steps_from(kramer).tolist() if kg.is_inverse(s))
+    films_of = sorted(kg.neighbors(kramer, back).tolist())
+    assert [kg.entity_label(e) for e in step_cover(kg, back, films_of)] == ["Alpha", "Beta"]
+    # Which one is named is decoding's choice, charged nothing: the next hop decides
+    state = automaton.start()
+    for token in tiny_tokenizer(directed, add_special_tokens=False)["input_ids"]:
+        state = automaton.advance(state, token)
+    assert PathAutomaton.neighbour_choice(state) and PathAutomaton.free_choice(state)
+    processor = KGPathLogitsProcessor([automaton], 1, 0, end_id=0)
+    generated = tiny_tokenizer(directed, add_special_tokens=False)["input_ids"]
+    scores = torch.log_softmax(torch.randn(1, len(tiny_tokenizer)), dim=-1)
+    out = processor(torch.tensor([generated]), scores)
+    assert sorted(torch.nonzero(out[0] == 0).flatten().tolist()) == sorted(PathAutomaton.allowed(state))
+    assert torch.isinf(out[0]).sum() == len(tiny_tokenizer) - len(PathAutomaton.allowed(state))
+
+
+def test_of_neighbours_as_rich_in_steps_a_cover_names_the_one_with_more_edges(tiny_tokenizer, tmp_path):
+    from kgpeft.kg import load_graph
+
+    films = tmp_path / "films.ttl"
+    films.write_text(
+        """@prefix : <http://example.org/films/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+:directedBy rdfs:label "directed by" .
+:Lili rdfs:label "Lili" ; :directedBy :Blatty, :Edwards .
+:Exorcist rdfs:label "Exorcist" ; :directedBy :Blatty .
+:Ten rdfs:label "Ten" ; :directedBy :Edwards .
+:Victor rdfs:label "Victor" ; :directedBy :Edwards .
+:Blatty rdfs:label "Blatty" .
+:Edwards rdfs:label "Edwards" .
+""",
+        encoding="utf-8",
+    )
+    kg = load_graph(films)
+    automaton = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Lili"), max_hops=3)
+    # Both directors leave by "directed by" alone; Edwards made more films, so more ways on
+    assert accepts(tiny_tokenizer, automaton, " -> directed by -> Edwards <- directed by <- Ten </path>")
+    assert not accepts(tiny_tokenizer, automaton, " -> directed by -> Blatty <- directed by <- Exorcist </path>")
+
+
+def test_a_beam_repeating_a_better_ones_relation_sequence_is_dropped_once_its_relation_is_written(
+    tiny_tokenizer, tmp_path
+):
+    from kgpeft.kg import load_graph
+
+    films = tmp_path / "films.ttl"
+    films.write_text(
+        """@prefix : <http://example.org/films/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+:directedBy rdfs:label "directed by" .
+:inLanguage rdfs:label "in language" .
+:hasGenre rdfs:label "has genre" .
+:writtenBy rdfs:label "written by" .
+:Topic rdfs:label "Topic" ; :directedBy :Kramer .
+:Alpha rdfs:label "Alpha" ; :directedBy :Kramer ; :inLanguage :German ; :hasGenre :Drama .
+:Beta rdfs:label "Beta" ; :directedBy :Kramer ; :hasGenre :Comedy ; :writtenBy :Abby .
+:Kramer rdfs:label "Kramer" .
+""",
+        encoding="utf-8",
+    )
+    kg = load_graph(films)
+    automaton = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Topic"), max_hops=3)
+    processor = KGPathLogitsProcessor([automaton], 2, 0, end_id=0)
+    directed = " -> directed by -> Kramer <- directed by <-"
+
+    def step(*texts: str) -> torch.Tensor:
+        ids = [tiny_tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        width = max(map(len, ids))
+        assert all(len(i) == width for i in ids), "beams of one step have as many tokens"
+        return processor(torch.tensor(ids), torch.zeros(len(ids), len(tiny_tokenizer)))
+
+    # Two beams naming the cover's two films: both kept, the relation each writes next decides
+    for cut in (1, 2):
+        out = step(f"{directed} Alpha"[:-cut], f"{directed} Beta"[:-cut])
+        assert out.isfinite().any(dim=-1).all()
+    # Both go on by "has genre": the same relation sequence, the same answers; the second is dropped
+    out = step(f"{directed} Alpha -> has genre ->", f"{directed} Beta -> has genre ->")
+    assert out[0].isfinite().any() and not out[1].isfinite().any()
+    # The better of the two is kept: here the second, whose "->" the model liked more
+    processor = KGPathLogitsProcessor([automaton], 2, 0, end_id=0)
+    alpha, beta = (
+        tiny_tokenizer(f"{directed} {f} -> has genre ->", add_special_tokens=False)["input_ids"]
+        for f in ("Alpha", "Beta")
+    )
+    scores = torch.zeros(2, len(tiny_tokenizer))
+    scores[0, alpha[-1]] = -1.0
+    processor(torch.tensor([alpha[:-1], beta[:-1]]), scores)
+    out = processor(torch.tensor([alpha, beta]), torch.zeros(2, len(tiny_tokenizer)))
+    assert not out[0].isfinite().any() and out[1].isfinite().any()
 
 
 def test_from_the_topic_a_neighbour_whose_way_back_reaches_only_the_topic_counts_one_step_less(

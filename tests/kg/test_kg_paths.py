@@ -47,14 +47,18 @@ def test_neighbors_follow_and_execute_match_the_definition(edges):
     for e in range(kg.num_entities):
         steps = kg.steps_from(e).tolist()
         assert steps == sorted(s for s in range(kg.num_steps) if walk(kg, stored, {e}, s))
-        assert kg.step_counts([e]).tolist() == [len(steps)]
+        owner, of = kg.steps_of([e])
+        assert (owner.tolist(), of.tolist()) == ([0] * len(steps), steps)
         for s in range(kg.num_steps):
             reached = kg.neighbors(e, s).tolist()
             assert reached == sorted(walk(kg, stored, {e}, s))
             for b in reached:  # every step has an inverse that leads back
                 assert e in kg.neighbors(b, kg.inverse_step(s)).tolist()
     some = set(range(0, kg.num_entities, 2))
-    assert kg.step_counts(sorted(some)).tolist() == [len(kg.steps_from(e)) for e in sorted(some)]
+    owner, of = kg.steps_of(sorted(some))
+    assert [(sorted(some)[i], s) for i, s in zip(owner.tolist(), of.tolist(), strict=True)] == [
+        (e, s) for e in sorted(some) for s in kg.steps_from(e).tolist()
+    ]
     for s in range(kg.num_steps):
         assert kg.follow(sorted(some), s).tolist() == sorted(walk(kg, stored, some, s))
     for path in itertools.product(range(kg.num_steps), repeat=2):
