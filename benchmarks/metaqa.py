@@ -52,13 +52,15 @@ KB_FILES = ("train.tsv", "dev.tsv", "test.tsv", "test_old.tsv")  # their union i
 HOPS = (1, 2, 3)
 KB_NOTE = "KB: the union of MetaQA's KB splits, ~96% of the original KB (unreachable answers count as misses)"
 # --quick on this 2-core machine (2026-12-03, quiet, torch's two threads): a training step of 8
-# rows took about 4 s and a test question 1.4 s to decode, so 240 steps (1.6 epochs of the 1,200
-# sampled questions) and 400 test questions fit the 30 minutes with the teacher, soft targets and
-# model conversion of a fresh cache. At kgpeft's default (120 steps, 0.8 epoch) 2- and 3-hop
-# scored 8 and 7 points lower (README, Measured): the student needs more than one epoch to read
-# the number of hops from the question.
+# rows took about 4 s and a test question 1.4 s to decode, so 240 steps and 400 test questions fit
+# the 30 minutes with the teacher, soft targets and model conversion of a fresh cache. At kgpeft's
+# default (120 steps) 2- and 3-hop scored 8 and 7 points lower (README, Measured). The 240 steps see
+# 1,920 rows: 640 questions per hop are each seen once; 400 per hop (1.6 epochs of 1,200) gave the
+# same 1- and 2-hop, 1 point less on 3-hop and 6 less on ntm (2026-12-04, eeb02bd): more wordings
+# help more than a second look at the same ones.
 QUICK_TEST = 100  # test questions per hop, and ntm paraphrases
 QUICK_STEPS = 240
+TRAIN_PER_HOP = 640
 _TOPIC = re.compile(r"\[([^\]]+)\]")
 
 
@@ -211,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"{QUICK_TEST} test questions per hop and ntm, {QUICK_STEPS} training steps",
     )
     parser.add_argument("--test-per-hop", type=int, default=None, help="test questions per hop (default: all)")
-    parser.add_argument("--train-per-hop", type=int, default=400, help="qa_dev.txt questions per hop for training")
+    parser.add_argument(
+        "--train-per-hop", type=int, default=TRAIN_PER_HOP, help="qa_dev.txt questions per hop for training"
+    )
     parser.add_argument("--teacher", default="gnn", help="kgpeft fit --teacher (default: kgpeft's, gnn)")
     parser.add_argument(
         "--max-steps",
