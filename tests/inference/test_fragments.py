@@ -141,13 +141,20 @@ def test_a_hop_names_the_topic_again_only_when_its_relation_reaches_nothing_else
     assert not accepts(tiny_tokenizer, portugal, " -> neighbor of -> Spain -> neighbor of -> Portugal </path>")
 
 
-def test_a_hop_that_can_go_on_names_a_step_cover_of_its_neighbours(tiny_tokenizer, tmp_path):
+def films_graph(tmp_path, triples: str):
+    """A small film graph from Turtle ``triples`` (prefixes ``:`` and ``rdfs:`` declared)."""
     from kgpeft.kg import load_graph
 
     films = tmp_path / "films.ttl"
-    films.write_text(
-        """@prefix : <http://example.org/films/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    prefixes = "@prefix : <http://example.org/films/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+    films.write_text(prefixes + triples, encoding="utf-8")
+    return load_graph(films)
+
+
+def test_a_hop_that_can_go_on_names_a_step_cover_of_its_neighbours(tiny_tokenizer, tmp_path):
+    kg = films_graph(
+        tmp_path,
+        """\
 :directedBy rdfs:label "directed by" .
 :inLanguage rdfs:label "in language" .
 :Topic rdfs:label "Topic" ; :directedBy :Edwards .
@@ -156,9 +163,7 @@ def test_a_hop_that_can_go_on_names_a_step_cover_of_its_neighbours(tiny_tokenize
 :Edwards rdfs:label "Edwards" .
 :French rdfs:label "French" .
 """,
-        encoding="utf-8",
     )
-    kg = load_graph(films)
     tries = PathTries(kg, tiny_tokenizer)
     directed = " -> directed by -> Edwards <- directed by <-"
     three = PathAutomaton(tries, kg.entity_by_label("Topic"), max_hops=3)
@@ -173,14 +178,11 @@ def test_a_hop_that_can_go_on_names_a_step_cover_of_its_neighbours(tiny_tokenize
     assert accepts(tiny_tokenizer, two, f"{directed} Beta </path>")
 
 
-def test_a_step_cover_names_for_every_next_step_a_neighbour_it_leaves_and_costs_nothing(tiny_tokenizer, tmp_path):
-    from kgpeft.inference.trie import step_cover
-    from kgpeft.kg import load_graph
-
-    films = tmp_path / "films.ttl"
-    films.write_text(
-        """@prefix : <http://example.org/films/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+def kramer_films(tmp_path):
+    """Films of one director, none with every step: Alpha has a language, Beta a writer, all a genre."""
+    return films_graph(
+        tmp_path,
+        """\
 :directedBy rdfs:label "directed by" .
 :inLanguage rdfs:label "in language" .
 :hasGenre rdfs:label "has genre" .
@@ -195,9 +197,13 @@ def test_a_step_cover_names_for_every_next_step_a_neighbour_it_leaves_and_costs_
 :German rdfs:label "German" .
 :Drama rdfs:label "Drama" .
 """,
-        encoding="utf-8",
     )
-    kg = load_graph(films)
+
+
+def test_a_step_cover_names_for_every_next_step_a_neighbour_it_leaves_and_costs_nothing(tiny_tokenizer, tmp_path):
+    from kgpeft.inference.trie import step_cover
+
+    kg = kramer_films(tmp_path)
     # No film has every step: one with a language and one with a writer are named, as rich as each other,
     # Gamma (no step they lack) is not
     automaton = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Topic"), max_hops=3)
@@ -224,12 +230,9 @@ def test_a_step_cover_names_for_every_next_step_a_neighbour_it_leaves_and_costs_
 
 
 def test_of_neighbours_as_rich_in_steps_a_cover_names_the_one_with_more_edges(tiny_tokenizer, tmp_path):
-    from kgpeft.kg import load_graph
-
-    films = tmp_path / "films.ttl"
-    films.write_text(
-        """@prefix : <http://example.org/films/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    kg = films_graph(
+        tmp_path,
+        """\
 :directedBy rdfs:label "directed by" .
 :Lili rdfs:label "Lili" ; :directedBy :Blatty, :Edwards .
 :Exorcist rdfs:label "Exorcist" ; :directedBy :Blatty .
@@ -238,9 +241,7 @@ def test_of_neighbours_as_rich_in_steps_a_cover_names_the_one_with_more_edges(ti
 :Blatty rdfs:label "Blatty" .
 :Edwards rdfs:label "Edwards" .
 """,
-        encoding="utf-8",
     )
-    kg = load_graph(films)
     automaton = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Lili"), max_hops=3)
     # Both directors leave by "directed by" alone; Edwards made more films, so more ways on
     assert accepts(tiny_tokenizer, automaton, " -> directed by -> Edwards <- directed by <- Ten </path>")
@@ -250,24 +251,7 @@ def test_of_neighbours_as_rich_in_steps_a_cover_names_the_one_with_more_edges(ti
 def test_a_beam_repeating_a_better_ones_relation_sequence_is_dropped_once_its_relation_is_written(
     tiny_tokenizer, tmp_path
 ):
-    from kgpeft.kg import load_graph
-
-    films = tmp_path / "films.ttl"
-    films.write_text(
-        """@prefix : <http://example.org/films/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-:directedBy rdfs:label "directed by" .
-:inLanguage rdfs:label "in language" .
-:hasGenre rdfs:label "has genre" .
-:writtenBy rdfs:label "written by" .
-:Topic rdfs:label "Topic" ; :directedBy :Kramer .
-:Alpha rdfs:label "Alpha" ; :directedBy :Kramer ; :inLanguage :German ; :hasGenre :Drama .
-:Beta rdfs:label "Beta" ; :directedBy :Kramer ; :hasGenre :Comedy ; :writtenBy :Abby .
-:Kramer rdfs:label "Kramer" .
-""",
-        encoding="utf-8",
-    )
-    kg = load_graph(films)
+    kg = kramer_films(tmp_path)
     automaton = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Topic"), max_hops=3)
     processor = KGPathLogitsProcessor([automaton], 2, 0, end_id=0)
     directed = " -> directed by -> Kramer <- directed by <-"
@@ -298,15 +282,10 @@ def test_a_beam_repeating_a_better_ones_relation_sequence_is_dropped_once_its_re
     assert not out[0].isfinite().any() and out[1].isfinite().any()
 
 
-def test_from_the_topic_a_neighbour_whose_way_back_reaches_only_the_topic_counts_one_step_less(
-    tiny_tokenizer, tmp_path
-):
-    from kgpeft.kg import load_graph
-
-    films = tmp_path / "films.ttl"
-    films.write_text(
-        """@prefix : <http://example.org/films/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+def test_from_the_topic_a_way_back_that_reaches_only_the_topic_is_no_step_to_cover(tiny_tokenizer, tmp_path):
+    kg = films_graph(
+        tmp_path,
+        """\
 :writtenBy rdfs:label "written by" .
 :hasTags rdfs:label "has tags" .
 :Robo rdfs:label "Robo" ; :writtenBy :Miner, :Neumeier .
@@ -315,9 +294,7 @@ def test_from_the_topic_a_neighbour_whose_way_back_reaches_only_the_topic_counts
 :Miner rdfs:label "Miner" .
 :Neumeier rdfs:label "Neumeier" .
 """,
-        encoding="utf-8",
     )
-    kg = load_graph(films)
     robo = PathAutomaton(PathTries(kg, tiny_tokenizer), kg.entity_by_label("Robo"), max_hops=2)
     # Miner has two steps, Neumeier one, but Miner's way back by "written by" reaches only Robo:
     # the films sharing a writer with Robo go through Neumeier, and both may be named
