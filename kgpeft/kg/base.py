@@ -101,11 +101,12 @@ class Graph(ABC):
         """Sorted unique entities reached by one ``step`` from any of ``entities``."""
 
     @abstractmethod
-    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every distinct step leaving each entity of the sorted unique set ``entities``, as ``(owner, step)``.
+    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every distinct step leaving each entity of the sorted unique set ``entities``: ``(owner, step, count)``.
 
-        Parallel arrays: ``owner`` indexes ``entities``; grouped by owner in that order, steps ascending.
-        One call for a set (a store fetches the lists it lacks in one batch), not one per entity.
+        Parallel arrays: ``owner`` indexes ``entities``; grouped by owner in that order, steps
+        ascending; ``count`` is how many neighbours the step reaches from that entity. One call
+        for a set (a store fetches the lists it lacks in one batch), not one per entity.
         """
 
     @abstractmethod

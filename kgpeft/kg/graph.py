@@ -193,10 +193,11 @@ class KnowledgeGraph(Graph):
         g = g[inside][self.group_key[g[inside]] == keys[inside]]  # the entities that have this step
         return np.unique(self.targets[gather_ranges(self.group_start[g], self.group_start[g + 1])].astype(np.int64))
 
-    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ents = self._entities(entities)
         groups, steps = self._groups_of(ents)
-        return np.searchsorted(ents, self.group_key[groups] // self.num_steps), steps
+        owner = np.searchsorted(ents, self.group_key[groups] // self.num_steps)
+        return owner, steps, self.group_start[groups + 1] - self.group_start[groups]
 
     def linked_entities(self) -> np.ndarray:
         return np.unique(self.group_key // self.num_steps)

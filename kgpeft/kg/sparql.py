@@ -402,11 +402,13 @@ class SparqlGraph(Graph):
     def neighbors(self, e: EntityId, step: Step) -> np.ndarray:
         return self._lists([self._entity(e)])[0].by_step.get(self._step(step), EMPTY)
 
-    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def steps_of(self, entities: Iterable[EntityId] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # One batched fetch for the lists not cached, not one request per entity.
-        steps = [lists.steps for lists in self._lists(self._entities(entities).tolist())]
-        owner = np.repeat(np.arange(len(steps)), [len(s) for s in steps])
-        return owner, np.concatenate([*steps, EMPTY]).astype(np.int64)
+        lists = self._lists(self._entities(entities).tolist())
+        owner = np.repeat(np.arange(len(lists)), [len(one.steps) for one in lists])
+        steps = np.concatenate([*(one.steps for one in lists), EMPTY]).astype(np.int64)
+        counts = [len(one.by_step[step]) for one in lists for step in one.steps.tolist()]
+        return owner, steps, np.array(counts, dtype=np.int64)
 
     def follow(self, entities: Iterable[EntityId] | np.ndarray, step: Step) -> np.ndarray:
         step = self._step(step)

@@ -114,10 +114,12 @@ class FakeKG:
     def neighbors(self, e: int, step: int) -> np.ndarray:
         return np.array(sorted(self._adj.get((e, step), ())), dtype=np.int64)
 
-    def steps_of(self, entities: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        steps = [self.steps_from(e) for e in sorted({int(e) for e in entities})]
-        owner = np.repeat(np.arange(len(steps)), [len(s) for s in steps])
-        return owner, np.concatenate([*steps, np.array([], dtype=np.int64)])
+    def steps_of(self, entities: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ents = sorted({int(e) for e in entities})
+        rows = [(i, s, len(self._adj[(e, s)])) for i, e in enumerate(ents) for s in self.steps_from(e).tolist()]
+        columns = zip(*rows, strict=True) if rows else ([], [], [])
+        owner, steps, counts = (np.array(column, dtype=np.int64) for column in columns)
+        return owner, steps, counts
 
     def linked_entities(self) -> np.ndarray:
         return np.array(sorted({e for (e, _), ends in self._adj.items() if ends}), dtype=np.int64)

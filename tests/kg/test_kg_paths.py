@@ -47,17 +47,18 @@ def test_neighbors_follow_and_execute_match_the_definition(edges):
     for e in range(kg.num_entities):
         steps = kg.steps_from(e).tolist()
         assert steps == sorted(s for s in range(kg.num_steps) if walk(kg, stored, {e}, s))
-        owner, of = kg.steps_of([e])
+        owner, of, counts = kg.steps_of([e])
         assert (owner.tolist(), of.tolist()) == ([0] * len(steps), steps)
+        assert counts.tolist() == [len(kg.neighbors(e, s)) for s in steps]
         for s in range(kg.num_steps):
             reached = kg.neighbors(e, s).tolist()
             assert reached == sorted(walk(kg, stored, {e}, s))
             for b in reached:  # every step has an inverse that leads back
                 assert e in kg.neighbors(b, kg.inverse_step(s)).tolist()
     some = set(range(0, kg.num_entities, 2))
-    owner, of = kg.steps_of(sorted(some))
-    assert [(sorted(some)[i], s) for i, s in zip(owner.tolist(), of.tolist(), strict=True)] == [
-        (e, s) for e in sorted(some) for s in kg.steps_from(e).tolist()
+    owner, of, counts = kg.steps_of(sorted(some))
+    assert [(sorted(some)[i], s, n) for i, s, n in zip(owner.tolist(), of.tolist(), counts.tolist(), strict=True)] == [
+        (e, s, len(kg.neighbors(e, s))) for e in sorted(some) for s in kg.steps_from(e).tolist()
     ]
     for s in range(kg.num_steps):
         assert kg.follow(sorted(some), s).tolist() == sorted(walk(kg, stored, some, s))
