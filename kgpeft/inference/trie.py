@@ -162,7 +162,7 @@ class PathTries:
         change its answers (they come from executing the relation sequence), but the next
         relation is chosen at the entity named, among the steps that leave it: "the languages of
         the films Stanley Kramer directed" must not name `On the Beach`, which has no language in
-        the KB, and stop there (MetaQA 2-hop, 2026-12-05). A cover names, for every step that
+        the KB, and stop there (MetaQA 2-hop, 2026-12-04). A cover names, for every step that
         leaves some neighbour, a neighbour it leaves, and the beam tries each of them; the
         model's preference among them is not asked, since the path it then writes decides.
         """
@@ -274,9 +274,10 @@ class PathAutomaton:
 
         The relation's own tokens stay the model's choice even where the trie leaves only one
         relation possible (``has`` may lead to ``has imdb votes`` alone at a film without a genre:
-        the mass the model put on ``has genre`` is not handed to it). Which neighbour a hop names does not change a path's answers (they come from executing
-        its relation sequence), so decoding charges that choice only its share among the allowed
-        neighbours (see :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
+        the mass the model put on ``has genre`` is not handed to it). Which neighbour a hop names
+        does not change a path's answers (they come from executing its relation sequence), so
+        decoding charges that choice only its share among the allowed neighbours (see
+        :class:`~kgpeft.inference.decode.KGPathLogitsProcessor`).
         """
         return bool(state) and DONE not in state and all(node.naming for node, _ in state if node is not None)
 
